@@ -1,0 +1,90 @@
+import type { Resource, ResourceType } from '@medplum/fhirtypes';
+
+/** How a write changed the store. */
+export type WriteStatus = 'created' | 'updated' | 'unchanged';
+
+/** One stored resource as the store answers it: `meta.versionId` and `meta.lastUpdated` are set. */
+export type StoredResource<T extends Resource = Resource> = T & { id: string; meta: { versionId: string; lastUpdated: string } };
+
+/** Result of one write: the resource as stored, or the reason the store refused or failed it. */
+export type WriteResult =
+  | { status: WriteStatus; resource: StoredResource }
+  | { status: 'error'; error: Error };
+
+/**
+ * A "study data changed" event, written to the outbox in the same commit as the data it describes,
+ * so it cannot be lost between commit and publish.
+ */
+export interface StudyDataChanged {
+  /** Deterministic: the same commit and patient give the same id, so consumers can de-duplicate. */
+  readonly eventId: string;
+  /** The study subject's pseudonymous Patient id. */
+  readonly patient: string;
+  /** Resource types whose data changed for that patient (for example `Observation`, `MedicationAdministration`). */
+  readonly kinds: readonly string[];
+  readonly occurredAt: string;
+}
+
+/** A date or instant range; bounds are ISO 8601 strings compared as instants. Inclusive unless `gt`/`lt`. */
+export interface DateRange {
+  readonly ge?: string;
+  readonly gt?: string;
+  readonly le?: string;
+  readonly lt?: string;
+}
+
+/** A search the store answers with indexed queries (never a table scan). All given filters are ANDed. */
+export interface StoreQuery {
+  readonly resourceType: ResourceType;
+  readonly ids?: readonly string[];
+  /** Pseudonymous Patient id: the resource's patient compartment (subject/patient reference). */
+  readonly patient?: string;
+  /** Any of these codings (OR); `system` omitted matches any system. */
+  readonly codes?: readonly { readonly system?: string; readonly code: string }[];
+  /** Canonical URL in `meta.profile`. */
+  readonly profile?: string;
+  /** Clinical date of the resource (effective, onset, period start, authoredOn...). */
+  readonly date?: DateRange;
+  readonly lastUpdated?: DateRange;
+  readonly count: number;
+  /** Opaque cursor from a previous page's `next`. */
+  readonly cursor?: string;
+}
+
+export interface SearchPage {
+  readonly resources: StoredResource[];
+  /** Present when more results may follow. */
+  readonly next?: string;
+}
+
+export interface CommitOptions {
+  /** `true` for a FHIR transaction: every write lands or none does. `false` for a batch: each write stands alone. */
+  readonly atomic: boolean;
+  /** Outbox events committed together with the writes (with an atomic commit: only if it commits). */
+  readonly events?: readonly StudyDataChanged[];
+}
+
+/**
+ * The study store. Resources carry their own `id`; the store assigns `meta.versionId` and
+ * `meta.lastUpdated`, and keeps every version. A write whose content equals the current version
+ * (ignoring `meta.versionId` and `meta.lastUpdated`) makes no new version.
+ */
+export interface StudyStore {
+  commit(resources: readonly (Resource & { id: string })[], options: CommitOptions): Promise<WriteResult[]>;
+  read<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<StoredResource<T> | undefined>;
+  vread<T extends Resource>(resourceType: T['resourceType'], id: string, versionId: string): Promise<StoredResource<T> | undefined>;
+  /** Every committed version, newest first. */
+  history<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<StoredResource<T>[]>;
+  search(query: StoreQuery): Promise<SearchPage>;
+  /** Outbox events not yet acknowledged, oldest first. */
+  pendingEvents(limit: number): Promise<StudyDataChanged[]>;
+  ackEvent(eventId: string): Promise<void>;
+}
+
+/** The link from hospital identity to study pseudonym; kept in its own table, read by the recruitment role alone. */
+export interface IdentityStore {
+  /** The pseudonym for a hospital patient key, created on first sight; concurrent callers get the same one. */
+  pseudonymFor(hospitalKey: string): Promise<string>;
+  /** The hospital key behind a pseudonym. */
+  resolve(pseudonym: string): Promise<string | undefined>;
+}
