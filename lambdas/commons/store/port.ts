@@ -79,6 +79,8 @@ export interface StudyStore {
   /** Outbox events not yet acknowledged, oldest first. */
   pendingEvents(limit: number): Promise<StudyDataChanged[]>;
   ackEvent(eventId: string): Promise<void>;
+  /** Finishes committed transactions a crash left half-applied and removes those that never committed. */
+  sweep(): Promise<unknown>;
 }
 
 /** The link from hospital identity to study pseudonym; kept in its own table, read by the recruitment role alone. */

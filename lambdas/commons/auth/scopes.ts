@@ -1,0 +1,162 @@
+/**
+ * SMART on FHIR scopes, as this service reads them.
+ *
+ * Grammar (SMART App Launch 2.x, "Scopes for requesting FHIR resources"):
+ * `<patient|user|system>/<ResourceType|*>.<c?r?u?d?s?>[?param=value&...]`, with the v1 forms
+ * `.read`, `.write` and `.*` still accepted.
+ * @see https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html
+ *
+ * Every client of this service is a backend (client credentials, SMART Backend Services), so only
+ * `system/` scopes grant anything here. `patient/` scopes only make sense with a patient launch
+ * context and `user/` scopes with a user whose own permissions bound them; we have neither, and
+ * reading them as `system/` would widen a grant the authorization server meant to be narrow.
+ */
+
+/** One FHIR interaction letter of a SMART v2 scope: create, read, update, delete, search. */
+export type Interaction = 'c' | 'r' | 'u' | 'd' | 's';
+
+/** The context a SMART resource scope is granted in. */
+export type ScopeContext = 'patient' | 'user' | 'system';
+
+/** A scope in SMART's resource grammar, v1 forms already mapped to v2 letters. */
+export interface ResourceScope {
+  readonly kind: 'resource';
+  /** The scope as granted. */
+  readonly raw: string;
+  readonly context: ScopeContext;
+  /** A FHIR resource type, or `*` for all of them. */
+  readonly resourceType: string;
+  readonly interactions: ReadonlySet<Interaction>;
+  /**
+   * Search-parameter restriction (`?category=laboratory`), if any. `can` never treats a restricted
+   * scope as a grant: honouring it needs the restriction applied to every read and search, which
+   * no handler here does yet, and ignoring it would hand out more than was granted.
+   */
+  readonly restriction?: URLSearchParams;
+}
+
+/** Any scope outside the resource grammar: named scopes (`openid`, `recruitment/identity.read`) and malformed ones. */
+export interface OtherScope {
+  readonly kind: 'other';
+  readonly raw: string;
+}
+
+/** A parsed scope. */
+export type ParsedScope = ResourceScope | OtherScope;
+
+/**
+ * Grants the identity-resolution route (pseudonym to hospital key), which only the recruitment
+ * role may call.
+ *
+ * Not a SMART resource scope on purpose: it must not be implied by `system/*.cruds` or by any
+ * `system/Patient.*` grant, since study clients read pseudonymous Patients and must never reach
+ * the identity link. The `<resource-server>/<name>` shape is what Cognito resource-server scopes
+ * look like, so the same string works there unchanged.
+ */
+export const IDENTITY_RESOLVE_SCOPE = 'recruitment/identity.read';
+
+/** All five interactions, in the order SMART v2 requires them to be written. */
+const V2_ORDER = 'cruds';
+
+/** SMART v1 suffixes and the v2 interactions they stand for (SMART 2.x, "Scopes for requesting FHIR resources"). */
+const V1_SUFFIXES: ReadonlyMap<string, string> = new Map([
+  ['read', 'rs'],
+  ['write', 'cud'],
+  ['*', 'cruds'],
+]);
+
+const RESOURCE_SCOPE = /^(patient|user|system)\/(\*|[A-Z][A-Za-z]+)\.([a-z*]+)(?:\?(.*))?$/;
+
+/**
+ * Parses one scope. Anything that does not fit the resource grammar exactly, including v2 letters
+ * out of order (`.sr`) or repeated, comes back as `kind: 'other'` and so grants no resource access.
+ * @param raw - One scope token.
+ * @returns The parsed scope.
+ */
+export function parseScope(raw: string): ParsedScope {
+  const match = RESOURCE_SCOPE.exec(raw);
+  if (!match) {
+    return { kind: 'other', raw };
+  }
+  const [, context, resourceType, suffix, query] = match;
+  if (!isContext(context) || resourceType === undefined || suffix === undefined) {
+    return { kind: 'other', raw };
+  }
+  const letters = V1_SUFFIXES.get(suffix) ?? suffix;
+  if (!isOrderedSubsequence(letters)) {
+    return { kind: 'other', raw };
+  }
+  const interactions = new Set(letters.split('') as Interaction[]);
+  if (query === undefined) {
+    return { kind: 'resource', raw, context, resourceType, interactions };
+  }
+  const restriction = new URLSearchParams(query);
+  if (restriction.size === 0) {
+    return { kind: 'other', raw };
+  }
+  return { kind: 'resource', raw, context, resourceType, interactions, restriction };
+}
+
+/**
+ * Splits an OAuth `scope` value (space-separated, RFC 6749 section 3.3) into distinct tokens.
+ * @param scope - The claim or parameter value.
+ * @returns The scope tokens in first-seen order, without duplicates.
+ */
+export function splitScopes(scope: string): string[] {
+  return [...new Set(scope.split(/\s+/).filter((s) => s.length > 0))];
+}
+
+/**
+ * Whether the scopes grant an interaction on a resource type without restriction.
+ * Only unrestricted `system/` scopes count; see the module comment and `ResourceScope.restriction`.
+ * @param scopes - Scope tokens as granted.
+ * @param resourceType - The FHIR resource type acted on (for example `Observation`).
+ * @param interaction - The interaction letter.
+ * @returns `true` if some scope allows it.
+ * @example
+ * can(['system/Observation.rs'], 'Observation', 's'); // true
+ * can(['system/*.read'], 'Patient', 'c'); // false
+ */
+export function can(scopes: readonly string[], resourceType: string, interaction: Interaction): boolean {
+  return scopes.some((raw) => {
+    const scope = parseScope(raw);
+    return (
+      scope.kind === 'resource' &&
+      scope.context === 'system' &&
+      scope.restriction === undefined &&
+      (scope.resourceType === '*' || scope.resourceType === resourceType) &&
+      scope.interactions.has(interaction)
+    );
+  });
+}
+
+/**
+ * Whether a named (non-resource) scope such as `IDENTITY_RESOLVE_SCOPE` was granted. Exact match:
+ * no wildcard reaches a named scope.
+ * @param scopes - Scope tokens as granted.
+ * @param scope - The scope required.
+ * @returns `true` if granted.
+ */
+export function hasScope(scopes: readonly string[], scope: string): boolean {
+  return scopes.includes(scope);
+}
+
+function isContext(value: string | undefined): value is ScopeContext {
+  return value === 'patient' || value === 'user' || value === 'system';
+}
+
+/** True when `letters` is non-empty and each letter of `cruds` appears at most once, in that order. */
+function isOrderedSubsequence(letters: string): boolean {
+  if (letters.length === 0) {
+    return false;
+  }
+  let from = 0;
+  for (const letter of letters) {
+    const at = V2_ORDER.indexOf(letter, from);
+    if (at < 0) {
+      return false;
+    }
+    from = at + 1;
+  }
+  return true;
+}

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+/** Default canonical base of the study's conformance resources. */
+export const DEFAULT_CANONICAL_BASE = 'https://belimumab-sle.example.org/fhir';
+
+const schema = z.object({
+  CANONICAL_BASE: z.url().default(DEFAULT_CANONICAL_BASE),
+  /** Public base URL of the API (links in search bundles); derived from the request when unset. */
+  PUBLIC_BASE_URL: z.url().optional(),
+  STUDY_TABLE: z.string().min(1).default('study'),
+  IDENTITY_TABLE: z.string().min(1).default('identity'),
+  /** Local runs and tests point the SDK at dynalite. */
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  AWS_REGION: z.string().default('eu-west-1'),
+  /** The sending system's URI when a bundle has no `meta.source`: part of every pseudonym key and source identifier. */
+  SOURCE_SYSTEM: z.string().min(1).default('urn:belimumab-sle:source:hospital-ehr'),
+  MAX_ENTRIES: z.coerce.number().int().positive().default(1000),
+  /** Lambda's synchronous payload limit is 6 MB. */
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(6 * 1024 * 1024),
+  MAX_DEPTH: z.coerce.number().int().positive().default(64),
+  EVENT_BUS_NAME: z.string().optional(),
+  ALERT_TOPIC_ARN: z.string().optional(),
+});
+
+/** The layer's configuration, read from the environment once per cold start. */
+export type Config = Readonly<z.infer<typeof schema>>;
+
+/**
+ * Parses configuration from an environment, naming every bad key at once.
+ * @param env - The environment (default `process.env`).
+ * @returns A frozen configuration.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  return Object.freeze(result.data);
+}

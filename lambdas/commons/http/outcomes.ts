@@ -1,0 +1,87 @@
+import { getStatus, OperationOutcomeError } from '@medplum/core';
+import type { OperationOutcome } from '@medplum/fhirtypes';
+
+/** Outcome ids whose HTTP status @medplum/core's `getStatus` does not know. */
+const EXTRA_STATUS: Record<string, number> = {
+  'payload-too-large': 413,
+  'too-many-entries': 413,
+  'method-not-allowed': 405,
+  'unsupported-media-type': 415,
+  unavailable: 503,
+  'server-error': 500,
+};
+
+/**
+ * The HTTP status of an outcome: @medplum/core's mapping, plus the statuses it lacks.
+ * @param outcome - The OperationOutcome.
+ * @returns The status code.
+ */
+export function httpStatus(outcome: OperationOutcome): number {
+  return (outcome.id && EXTRA_STATUS[outcome.id]) || getStatus(outcome);
+}
+
+function fixed(id: string, code: NonNullable<OperationOutcome['issue']>[number]['code'], text: string): OperationOutcome {
+  return { resourceType: 'OperationOutcome', id, issue: [{ severity: 'error', code, details: { text } }] };
+}
+
+/**
+ * 413: the request body is larger than the layer accepts.
+ * @param limit - The limit in bytes.
+ * @returns The outcome.
+ */
+export function payloadTooLarge(limit: number): OperationOutcome {
+  return fixed('payload-too-large', 'too-costly', `Request body exceeds ${limit} bytes`);
+}
+
+/**
+ * 405: the route exists but not with this method.
+ * @param method - The HTTP method.
+ * @param path - The route.
+ * @returns The outcome.
+ */
+export function methodNotAllowed(method: string, path: string): OperationOutcome {
+  return fixed('method-not-allowed', 'not-supported', `${method} is not supported on ${path}`);
+}
+
+/**
+ * 415: a body that is not FHIR JSON.
+ * @param contentType - The Content-Type sent.
+ * @returns The outcome.
+ */
+export function unsupportedMediaType(contentType: string): OperationOutcome {
+  return fixed('unsupported-media-type', 'not-supported', `Content-Type '${contentType}' is not supported; send application/fhir+json`);
+}
+
+/** 503: a dependency (the store) failed or throttled; the request may be retried. */
+export const unavailable: OperationOutcome = fixed('unavailable', 'transient', 'The service is temporarily unavailable; retry the request');
+
+/** 500 with no detail: what went wrong stays in the (PHI-free) log, not in the answer. */
+export const serverFailure: OperationOutcome = fixed('server-error', 'exception', 'Internal error');
+
+/** Store and network failures that a retry may cure. */
+const TRANSIENT = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TransactionConflictException',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'TimeoutError',
+]);
+
+/**
+ * Turns anything thrown into an outcome: an OperationOutcomeError keeps its own; a transient
+ * dependency failure is 503; anything else is an opaque 500.
+ * @param err - What was thrown.
+ * @returns The outcome to answer with.
+ */
+export function outcomeOf(err: unknown): OperationOutcome {
+  if (err instanceof OperationOutcomeError) {
+    return err.outcome;
+  }
+  const name = (err as { name?: string; code?: string } | undefined)?.name ?? '';
+  const code = (err as { code?: string } | undefined)?.code ?? '';
+  return TRANSIENT.has(name) || TRANSIENT.has(code) ? unavailable : serverFailure;
+}

@@ -1,0 +1,25 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { awsAdapters } from '../commons/aws-runtime.js';
+import { relayOutbox } from '../commons/events/relay.js';
+import { once } from '../commons/once.js';
+
+const logger = new Logger({ serviceName: 'relay' });
+const adapters = once(() => awsAdapters(logger));
+
+/**
+ * Runs on a schedule: completes or removes transactions a crash left open, then publishes what the
+ * outbox still holds, so that an event whose publish failed after its commit (or whose ingest died in
+ * between) still reaches the consumers.
+ */
+export const handler = middy()
+  .use(injectLambdaContext(logger))
+  .handler(async () => {
+    const { store, events } = adapters();
+    // Sweep first: a committed transaction that a crash left half-applied still owes its events.
+    const swept = await store.sweep();
+    const published = await relayOutbox(store, events);
+    logger.info('Outbox relayed', { published, swept });
+    return { published };
+  });

@@ -1,0 +1,165 @@
+import { badRequest, OperationOutcomeError, parseSearchRequest, type Filter } from '@medplum/core';
+import type { ResourceType } from '@medplum/fhirtypes';
+import type { DateRange, StoreQuery } from '../../commons/store/port.js';
+
+/** Page size when `_count` is absent, and the most a page may hold. */
+export const DEFAULT_COUNT = 50;
+export const MAX_COUNT = 1000;
+
+/** Search parameters that mean the store's clinical date, per type (FHIR R4 names). */
+const DATE_PARAMS: Record<string, readonly string[]> = {
+  Observation: ['date'],
+  Encounter: ['date'],
+  Condition: ['onset-date', 'recorded-date'],
+  MedicationAdministration: ['effective-time'],
+  MedicationRequest: ['authoredon'],
+  MedicationStatement: ['effective'],
+  AllergyIntolerance: ['date'],
+  Provenance: ['recorded'],
+  ResearchSubject: ['date'],
+  Communication: ['sent'],
+};
+
+/** Types whose compartment parameter is `patient`, `subject` or both. */
+const PATIENT_PARAMS = new Set(['patient', 'subject']);
+const CODE_TYPES = new Set(['Observation', 'Condition', 'AllergyIntolerance', 'MedicationAdministration', 'MedicationRequest', 'MedicationStatement']);
+
+/** Parameters that shape the answer rather than filter it, and are accepted and ignored. */
+const IGNORED = new Set(['_format', '_pretty', '_summary', '_total']);
+
+/**
+ * Parses a FHIR search on a study type into a store query. Unsupported parameters and modifiers are
+ * refused (400) rather than ignored, so that a client never takes an unfiltered answer for a filtered one.
+ * @param resourceType - The searched type.
+ * @param query - The query parameters.
+ * @returns The store query.
+ */
+export function toStoreQuery(resourceType: ResourceType, query: Readonly<Record<string, string | string[] | undefined>>): StoreQuery {
+  const request = parseSearchRequest(resourceType, query as Record<string, string | string[]>);
+  const count = request.count ?? DEFAULT_COUNT;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) {
+    throw new OperationOutcomeError(badRequest(`_count must be an integer from 1 to ${MAX_COUNT}`, '_count'));
+  }
+  let out: { -readonly [K in keyof StoreQuery]: StoreQuery[K] } = { resourceType, count };
+  if (request.cursor) {
+    out.cursor = request.cursor;
+  }
+  for (const filter of request.filters ?? []) {
+    out = { ...out, ...applyFilter(resourceType, filter, out) };
+  }
+  return out;
+}
+
+function applyFilter(resourceType: string, filter: Filter, sofar: StoreQuery): Partial<StoreQuery> {
+  const { code, operator, value } = filter;
+  if (IGNORED.has(code)) {
+    return {};
+  }
+  if (code === '_id' && operator === 'eq') {
+    return { ids: split(value) };
+  }
+  if (PATIENT_PARAMS.has(code) && operator === 'eq') {
+    const id = value.replace(/^Patient\//, '');
+    if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) {
+      throw new OperationOutcomeError(badRequest(`Invalid ${code} reference`, code));
+    }
+    return { patient: id };
+  }
+  if (code === 'code' && CODE_TYPES.has(resourceType) && operator === 'eq') {
+    return { codes: split(value).map(token) };
+  }
+  if (code === '_profile' && operator === 'eq') {
+    return { profile: value };
+  }
+  if (code === '_lastUpdated') {
+    return { lastUpdated: narrow(sofar.lastUpdated, operator, value, code) };
+  }
+  if (DATE_PARAMS[resourceType]?.includes(code)) {
+    return { date: narrow(sofar.date, operator, value, code) };
+  }
+  const what = operator === 'eq' ? `parameter '${code}'` : `'${code}' with modifier or prefix '${operator}'`;
+  throw new OperationOutcomeError(badRequest(`Search ${what} is not supported on ${resourceType}`, code));
+}
+
+function split(value: string): string[] {
+  return value.split(',').map((v) => v.trim()).filter((v) => v.length > 0);
+}
+
+function token(value: string): { system?: string; code: string } {
+  const bar = value.indexOf('|');
+  if (bar < 0) {
+    return { code: value };
+  }
+  const system = value.slice(0, bar);
+  return { ...(system ? { system } : {}), code: value.slice(bar + 1) };
+}
+
+/**
+ * Narrows a date range by one FHIR date filter. A date stands for the interval its precision spans
+ * (`2015-03` is all of March), so `eq` means inside it, `gt` after it and `le` before its end.
+ */
+function narrow(range: DateRange | undefined, operator: string, value: string, code: string): DateRange {
+  const [start, end] = interval(value, code);
+  const next: DateRange = { ...range };
+  const lower = (bound: string): DateRange => ({ ...next, ge: max(next.ge, bound) });
+  const upper = (bound: string): DateRange => ({ ...next, lt: min(next.lt, bound) });
+  switch (operator) {
+    case 'eq':
+      return { ...lower(start), lt: min(next.lt, end) };
+    case 'ge':
+      return lower(start);
+    case 'gt':
+    case 'sa':
+      return lower(end);
+    case 'le':
+      return upper(end);
+    case 'lt':
+    case 'eb':
+      return upper(start);
+    default:
+      throw new OperationOutcomeError(badRequest(`Date prefix '${operator}' is not supported`, code));
+  }
+}
+
+const DATE = /^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/;
+
+/** The instants [start, end) that a FHIR date or dateTime of some precision covers. */
+function interval(value: string, code: string): [string, string] {
+  const m = DATE.exec(value);
+  if (!m) {
+    throw new OperationOutcomeError(badRequest(`Invalid date '${value.slice(0, 40)}'`, code));
+  }
+  const [, y, mo, d, h, mi, s, tz] = m;
+  const year = Number(y);
+  if (mo === undefined) {
+    return [iso(Date.UTC(year, 0, 1)), iso(Date.UTC(year + 1, 0, 1))];
+  }
+  const month = Number(mo) - 1;
+  if (d === undefined) {
+    return [iso(Date.UTC(year, month, 1)), iso(Date.UTC(year, month + 1, 1))];
+  }
+  if (h === undefined) {
+    const day = Date.UTC(year, month, Number(d));
+    return [iso(day), iso(day + 86_400_000)];
+  }
+  const instant = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s ?? '00'}${tz ?? 'Z'}`);
+  if (Number.isNaN(instant)) {
+    throw new OperationOutcomeError(badRequest(`Invalid date '${value.slice(0, 40)}'`, code));
+  }
+  return [iso(instant), iso(instant + (s === undefined ? 60_000 : 1000))];
+}
+
+function iso(ms: number): string {
+  if (Number.isNaN(ms)) {
+    throw new OperationOutcomeError(badRequest('Invalid date', 'date'));
+  }
+  return new Date(ms).toISOString();
+}
+
+function max(a: string | undefined, b: string): string {
+  return a === undefined || b > a ? b : a;
+}
+
+function min(a: string | undefined, b: string): string {
+  return a === undefined || b < a ? b : a;
+}

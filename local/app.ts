@@ -1,0 +1,215 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { decodeJwt } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { verifyBearer } from '../lambdas/commons/auth/index.js';
+import { loadConfig, type Config } from '../lambdas/commons/config.js';
+import type { EventsPort } from '../lambdas/commons/events/port.js';
+import { relayOutbox } from '../lambdas/commons/events/relay.js';
+import { outcomeOf, payloadTooLarge } from '../lambdas/commons/http/outcomes.js';
+import { createRuntime, type Runtime } from '../lambdas/commons/runtime.js';
+import { DynamoIdentityStore } from '../lambdas/commons/store/dynamo-identity-store.js';
+import { DynamoStudyStore } from '../lambdas/commons/store/dynamo-study-store.js';
+import type { StudyDataChanged } from '../lambdas/commons/store/port.js';
+import { ensureTables, tableNames } from '../lambdas/commons/store/tables.js';
+import { createIngestHandler } from '../lambdas/ingest/handler.js';
+import { createServeHandler } from '../lambdas/serve/handler.js';
+import { startDynalite } from './dynalite.js';
+import { localVerifyOptions } from './keys.js';
+
+/** Something in the local process that reacts to "study data changed", as the SQS-fed Lambdas do in AWS. */
+export type LocalConsumer = (event: StudyDataChanged) => Promise<void>;
+
+/** The running local layer. */
+export interface LocalApp {
+  readonly baseUrl: string;
+  readonly runtime: Runtime;
+  readonly dataDir: string;
+  /** Publishes what the outbox still holds (the relay also runs on a timer). */
+  drainOutbox(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface LocalOptions {
+  readonly dataDir: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Keep dynalite's data in DATA_DIR (default) or in memory (tests). */
+  readonly persist?: boolean;
+  readonly env?: Record<string, string | undefined>;
+  readonly consumers?: readonly LocalConsumer[];
+  readonly logger?: Logger;
+  /** How often the outbox relay runs; 0 turns the timer off. */
+  readonly relayIntervalMs?: number;
+}
+
+/** In-process delivery of study events to the local consumers, one after another. */
+class InProcessEvents implements EventsPort {
+  constructor(private readonly consumers: readonly LocalConsumer[]) {}
+
+  async publish(events: readonly StudyDataChanged[]): Promise<void> {
+    for (const event of events) {
+      for (const consume of this.consumers) {
+        await consume(event);
+      }
+    }
+  }
+}
+
+/**
+ * Starts the layer on one machine: dynalite on loopback, the tables from the same definitions the CDK
+ * stack uses, and the ingest and serve handlers behind a small HTTP server that plays API Gateway and
+ * its JWT authorizer (verified against the local signing key in DATA_DIR).
+ * @param options - Where to keep data, which port, extra environment.
+ * @returns The running app.
+ */
+export async function startLocal(options: LocalOptions): Promise<LocalApp> {
+  mkdirSync(options.dataDir, { recursive: true });
+  const dynamo = await startDynalite(options.persist === false ? undefined : join(options.dataDir, 'dynamodb'));
+  const names = tableNames('local');
+  const config: Config = loadConfig({
+    ...options.env,
+    DYNAMODB_ENDPOINT: dynamo.endpoint,
+    STUDY_TABLE: names.study,
+    IDENTITY_TABLE: names.identity,
+  });
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: config.AWS_REGION,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  await ensureTables(client, 'local');
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const logger = options.logger ?? new Logger({ serviceName: 'local' });
+  const store = new DynamoStudyStore({ client: doc, tableName: names.study });
+  const identity = new DynamoIdentityStore({ client: doc, tableName: names.identity });
+  const events = new InProcessEvents(options.consumers ?? []);
+  const runtime = createRuntime({ config, store, identity, events, logger });
+  const ingest = createIngestHandler(() => runtime.ingest(), logger);
+  const serve = createServeHandler(() => runtime.serve(), logger);
+  const verify = localVerifyOptions(options.dataDir);
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      logger.error('Local server failed', { error: (err as Error).name });
+      send(res, { statusCode: 500, body: JSON.stringify(outcomeOf(err)) });
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const body = await readBody(req, config.MAX_BODY_BYTES);
+    if (body === 'too-large') {
+      send(res, { statusCode: 413, body: JSON.stringify(payloadTooLarge(config.MAX_BODY_BYTES)) });
+      return;
+    }
+    const isMetadata = url.pathname === '/fhir/metadata';
+    let claims: Record<string, unknown> = {};
+    if (!isMetadata) {
+      try {
+        await verifyBearer(req.headers.authorization, await verify);
+        claims = decodeJwt((req.headers.authorization ?? '').replace(/^Bearer\s+/i, ''));
+      } catch (err) {
+        send(res, { statusCode: 401, headers: { 'www-authenticate': 'Bearer' }, body: JSON.stringify(outcomeOf(err)) });
+        return;
+      }
+    }
+    const event = toEvent(req, url, body, claims);
+    const handler = req.method === 'POST' ? ingest : serve;
+    send(res, await handler(event, lambdaContext(req.method === 'POST' ? 'ingest' : 'serve')));
+  }
+
+  await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  const drainOutbox = async (): Promise<number> => {
+    await store.sweep();
+    return relayOutbox(store, events);
+  };
+  const interval = options.relayIntervalMs ?? 5000;
+  const timer = interval > 0 ? setInterval(() => void drainOutbox().catch(() => undefined), interval) : undefined;
+  return {
+    baseUrl: `http://127.0.0.1:${port}/fhir`,
+    runtime,
+    dataDir: options.dataDir,
+    drainOutbox,
+    close: async () => {
+      if (timer) clearInterval(timer);
+      await new Promise<void>((resolve) => closeServer(server, resolve));
+      client.destroy();
+      await dynamo.close();
+    },
+  };
+}
+
+function closeServer(server: Server, done: () => void): void {
+  server.close(() => done());
+  server.closeAllConnections();
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      return 'too-large';
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toEvent(req: IncomingMessage, url: URL, body: Buffer, claims: Record<string, unknown>): APIGatewayProxyEventV2WithJWTAuthorizer {
+  const method = req.method ?? 'GET';
+  const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v ?? '']));
+  const now = Date.now();
+  return {
+    version: '2.0',
+    routeKey: `${method} ${url.pathname}`,
+    rawPath: url.pathname,
+    rawQueryString: url.search.replace(/^\?/, ''),
+    headers: { ...headers, 'x-forwarded-proto': 'http' },
+    ...(body.length > 0 ? { body: body.toString('base64'), isBase64Encoded: true } : { isBase64Encoded: false }),
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: req.headers.host ?? '127.0.0.1',
+      domainPrefix: 'local',
+      http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: req.headers['user-agent'] ?? '' },
+      requestId: randomUUID(),
+      routeKey: `${method} ${url.pathname}`,
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+      authorizer: { principalId: typeof claims.sub === 'string' ? claims.sub : '', integrationLatency: 0, jwt: { claims: claims as Record<string, string>, scopes: [] } },
+    },
+  };
+}
+
+function lambdaContext(name: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `${name}-local`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}-local`,
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: `/local/${name}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
+  res.writeHead(result.statusCode ?? 200, { 'content-type': 'application/fhir+json; charset=utf-8', ...(result.headers as Record<string, string>) });
+  res.end(result.body ?? '');
+}
