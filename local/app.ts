@@ -89,8 +89,10 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   const logger = options.logger ?? new Logger({ serviceName: 'local' });
   const store = new DynamoStudyStore({ client: doc, tableName: names.study });
   const identity = new DynamoIdentityStore({ client: doc, tableName: names.identity });
-  const events = new InProcessEvents(options.consumers ?? []);
+  const consumers: LocalConsumer[] = [];
+  const events = new InProcessEvents(consumers);
   const runtime = createRuntime({ config, store, identity, events, logger });
+  consumers.push(...(options.consumers ?? runtime.consumers()));
   const ingest = createIngestHandler(() => runtime.ingest(), logger);
   const serve = createServeHandler(() => runtime.serve(), logger);
   const verify = localVerifyOptions(options.dataDir);

@@ -19,6 +19,8 @@ const schema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(6 * 1024 * 1024),
   MAX_DEPTH: z.coerce.number().int().positive().default(64),
   EVENT_BUS_NAME: z.string().optional(),
+  /** Where a bundled Lambda ships fhir-profiles/ (next to the source tree by default). */
+  FHIR_PROFILES_DIR: z.string().optional(),
   ALERT_TOPIC_ARN: z.string().optional(),
 });
 

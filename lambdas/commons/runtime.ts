@@ -1,4 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { loadDerivationRules } from '../derive/core/rules.js';
+import { recomputeSubject, type DeriveDeps } from '../derive/recompute.js';
 import type { IngestHttpDeps } from '../ingest/ingest-request.js';
 import { StudyCodes } from '../ingest/core/codes.js';
 import type { ServeDeps } from '../serve/serve-request.js';
@@ -6,7 +8,7 @@ import type { Config } from './config.js';
 import { loadConformance, type Conformance } from './conformance/index.js';
 import type { EventsPort } from './events/port.js';
 import { validateBase } from './fhir/validate-base.js';
-import type { IdentityStore, StudyStore } from './store/port.js';
+import type { IdentityStore, StudyDataChanged, StudyStore } from './store/port.js';
 import { annotationRules, unitAliases } from './study-context.js';
 
 /** The adapters a runtime plugs into the cores: DynamoDB and EventBridge in AWS, dynalite and in-process consumers locally. */
@@ -24,6 +26,9 @@ export interface Runtime {
   readonly logger: Logger;
   ingest(): IngestHttpDeps & { publicBaseUrl?: string };
   serve(): ServeDeps & { publicBaseUrl?: string };
+  derive(): DeriveDeps;
+  /** The "study data changed" consumers, in the order the local run calls them (in AWS each has its own queue). */
+  consumers(): readonly ((event: StudyDataChanged) => Promise<void>)[];
 }
 
 /**
@@ -34,15 +39,28 @@ export interface Runtime {
 export function createRuntime(adapters: Adapters): Runtime {
   const { config, store, identity, events } = adapters;
   const logger = adapters.logger ?? new Logger({ serviceName: 'belimumab-sle' });
-  const conformance = loadConformance({ base: config.CANONICAL_BASE });
+  const dir = config.FHIR_PROFILES_DIR;
+  const conformance = loadConformance({ base: config.CANONICAL_BASE, ...(dir ? { dir } : {}) });
   const codes = new StudyCodes(conformance);
   const rules = annotationRules(conformance);
   const aliases = unitAliases(conformance);
   const now = (): Date => new Date();
   const publicBaseUrl = config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {};
+  let derivationRules: ReturnType<typeof loadDerivationRules> | undefined;
+  const derive = (): DeriveDeps => {
+    derivationRules ??= loadDerivationRules(dir ? `${dir}/derivation` : undefined);
+    return { store, conformance, annotation: rules, rules: derivationRules, logger, now };
+  };
   return {
     conformance,
     logger,
+    derive,
+    consumers: () => [
+      async (event) => {
+        const summary = await recomputeSubject(event.patient, derive());
+        logger.debug('Subject recomputed', { ...summary });
+      },
+    ],
     ingest: () => ({
       conformance,
       codes,

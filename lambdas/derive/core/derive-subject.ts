@@ -232,7 +232,7 @@ function missingEndpoint(
     return [];
   }
   const missing: NonResponseEvent[] = passed
-    ? [{ reason: 'missingEndpoint', detail: `No ${endpoint.visit} assessment as of ${asOf}; its window closed on ${closes} (study day ${endpoint.windowEndDay}).`, evidence: [] }]
+    ? [{ reason: 'missingEndpoint', detail: `No ${endpoint.visit} assessment; its window closed on ${closes} (study day ${endpoint.windowEndDay}).`, evidence: [] }]
     : [];
   const applicable = [...events.filter((e) => e.from === undefined || e.from <= asOf), ...missing];
   const period = day0 ? { start: addDays(day0, endpoint.windowStartDay), end: addDays(day0, endpoint.windowEndDay) } : undefined;

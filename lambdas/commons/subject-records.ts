@@ -1,0 +1,50 @@
+import type { Resource, ResourceType } from '@medplum/fhirtypes';
+import type { StoredResource, StudyStore } from './store/port.js';
+
+/** The types that make up a subject's record for screening, derivation and prediction. */
+export const SUBJECT_TYPES: readonly ResourceType[] = [
+  'Patient',
+  'Observation',
+  'Condition',
+  'Encounter',
+  'AllergyIntolerance',
+  'MedicationAdministration',
+  'MedicationRequest',
+  'MedicationStatement',
+  'ResearchSubject',
+];
+
+const PAGE = 1000;
+
+/**
+ * Every stored resource of one subject (its patient compartment), through indexed queries by patient.
+ * @param store - The study store.
+ * @param patient - The pseudonym.
+ * @param types - Which types to read.
+ * @returns The resources, current versions only.
+ */
+export async function loadSubjectRecords(store: StudyStore, patient: string, types: readonly ResourceType[] = SUBJECT_TYPES): Promise<StoredResource[]> {
+  const pages = await Promise.all(types.map((resourceType) => allPages(store, resourceType, patient)));
+  return pages.flat();
+}
+
+async function allPages(store: StudyStore, resourceType: ResourceType, patient: string): Promise<StoredResource[]> {
+  const out: StoredResource[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.search({ resourceType, patient, count: PAGE, ...(cursor ? { cursor } : {}) });
+    out.push(...page.resources);
+    cursor = page.next;
+  } while (cursor);
+  return out;
+}
+
+/**
+ * Whether a resource claims one of the given profiles (by canonical URL).
+ * @param resource - A resource.
+ * @param profiles - Profile URLs.
+ * @returns True when it does.
+ */
+export function hasProfile(resource: Resource, profiles: ReadonlySet<string>): boolean {
+  return (resource.meta?.profile ?? []).some((p) => profiles.has(p));
+}

@@ -1,0 +1,85 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Conformance } from '../commons/conformance/index.js';
+import type { StudyStore, WriteResult } from '../commons/store/port.js';
+import { hasProfile, loadSubjectRecords } from '../commons/subject-records.js';
+import { annotate, bodyWeightOf, clinicalDate, isStudyDrugAdministration, type AnnotationRules } from '../ingest/core/annotate.js';
+import { DERIVED_PROFILE_IDS } from '../ingest/core/codes.js';
+import { deriveSubject } from './core/derive-subject.js';
+import type { DerivationRules } from './core/rules.js';
+
+/** What the derive consumer reads and writes through. */
+export interface DeriveDeps {
+  readonly store: StudyStore;
+  readonly conformance: Conformance;
+  readonly annotation: AnnotationRules;
+  readonly rules: DerivationRules;
+  readonly logger: Logger;
+  readonly now: () => Date;
+}
+
+/** What one recompute changed. */
+export interface RecomputeSummary {
+  readonly revisited: number;
+  readonly derived: number;
+  readonly changed: number;
+}
+
+/**
+ * Recomputes one subject after its data changed: first the visit assignment of its records (day 0
+ * may have arrived after its labs), then every derived score and response. Results are new versions
+ * of the same resources (deterministic ids), and the store writes nothing for an unchanged one, so a
+ * replayed or duplicated event changes nothing.
+ * @param patient - The subject's pseudonym.
+ * @param deps - Ports and rules.
+ * @returns Counts of what was written.
+ */
+export async function recomputeSubject(patient: string, deps: DeriveDeps): Promise<RecomputeSummary> {
+  const derivedProfiles = new Set([...DERIVED_PROFILE_IDS].map((id) => `${deps.conformance.base}/StructureDefinition/${id}`));
+  const records = await loadSubjectRecords(deps.store, patient);
+  const source = records.filter((r) => !hasProfile(r, derivedProfiles) && r.resourceType !== 'Patient');
+
+  const revisited = revisit(source, deps.annotation);
+  const current = source.map((r) => revisited.get(`${r.resourceType}/${r.id}`) ?? r);
+  const derived = deriveSubject({ base: deps.conformance.base, subject: patient, resources: current, asOf: deps.now() }, deps.rules);
+  for (const observation of derived) {
+    const profile = observation.meta?.profile?.[0];
+    const problems = profile ? deps.conformance.validateProfile(observation, profile).filter((i) => i.severity === 'error') : [];
+    if (problems.length > 0) {
+      // A derived resource that fails its own profile is a defect of the layer, never of the patient's data.
+      deps.logger.error('Derived Observation fails its profile', { profile, issues: problems.length, first: problems[0]?.details?.text });
+    }
+  }
+  const writes = [...revisited.values(), ...derived] as (Resource & { id: string })[];
+  const results = writes.length > 0 ? await deps.store.commit(writes, { atomic: false }) : [];
+  const failed = results.filter((r): r is Extract<WriteResult, { status: 'error' }> => r.status === 'error');
+  if (failed.length > 0) {
+    // Thrown so the queue redelivers the event; the writes that did land are unchanged next time.
+    throw failed[0]?.error ?? new Error('Derived write failed');
+  }
+  return {
+    revisited: revisited.size,
+    derived: derived.length,
+    changed: results.filter((r) => r.status === 'created' || r.status === 'updated').length,
+  };
+}
+
+/** Records whose study visit or dose annotation is stale now that day 0 and the weights are known. */
+function revisit(records: readonly Resource[], rules: AnnotationRules): Map<string, Resource> {
+  const infusions = records
+    .filter((r) => isStudyDrugAdministration(r, rules.studyDrug))
+    .map((r) => clinicalDate(r))
+    .filter((d): d is string => !!d)
+    .sort();
+  const weights = records.map((r) => bodyWeightOf(r, rules)).filter((w): w is { date: string; kg: number } => !!w);
+  const timeline = { ...(infusions[0] ? { day0: infusions[0] } : {}), weights };
+  const changed = new Map<string, Resource>();
+  for (const record of records) {
+    const { meta, ...content } = record;
+    const next = annotate(content as Resource, timeline, rules);
+    if (JSON.stringify(next) !== JSON.stringify(content)) {
+      changed.set(`${record.resourceType}/${record.id ?? ''}`, { ...next, meta: { ...(meta?.source ? { source: meta.source } : {}), ...(meta?.profile ? { profile: meta.profile } : {}) } });
+    }
+  }
+  return changed;
+}
