@@ -23,6 +23,7 @@ export const CONFORMANCE_TYPES = [
   'ResearchStudy',
   'PlanDefinition',
   'ObservationDefinition',
+  'Group',
 ] as const;
 
 const CLINICAL_SEARCH: Record<string, readonly [string, string][]> = {
