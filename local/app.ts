@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { LocalAlerts } from '../lambdas/commons/alerts/local.js';
 import { verifyBearer } from '../lambdas/commons/auth/index.js';
 import { loadConfig, type Config } from '../lambdas/commons/config.js';
 import type { EventsPort } from '../lambdas/commons/events/port.js';
@@ -18,7 +19,10 @@ import { DynamoIdentityStore } from '../lambdas/commons/store/dynamo-identity-st
 import { DynamoStudyStore } from '../lambdas/commons/store/dynamo-study-store.js';
 import type { StudyDataChanged } from '../lambdas/commons/store/port.js';
 import { ensureTables, tableNames } from '../lambdas/commons/store/tables.js';
+import { createIdentityHandler } from '../lambdas/identity/handler.js';
+import { RESOLVE_ROUTE } from '../lambdas/identity/resolve-request.js';
 import { createIngestHandler } from '../lambdas/ingest/handler.js';
+import { deliverPendingAlerts } from '../lambdas/screen/rescreen.js';
 import { createServeHandler } from '../lambdas/serve/handler.js';
 import { startDynalite } from './dynalite.js';
 import { localVerifyOptions } from './keys.js';
@@ -91,10 +95,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   const identity = new DynamoIdentityStore({ client: doc, tableName: names.identity });
   const consumers: LocalConsumer[] = [];
   const events = new InProcessEvents(consumers);
-  const runtime = createRuntime({ config, store, identity, events, logger });
+  const alerts = new LocalAlerts(logger, config.ALERT_WEBHOOK_URL);
+  const runtime = createRuntime({ config, store, identity, events, alerts, logger });
   consumers.push(...(options.consumers ?? runtime.consumers()));
   const ingest = createIngestHandler(() => runtime.ingest(), logger);
   const serve = createServeHandler(() => runtime.serve(), logger);
+  const resolveIdentity = createIdentityHandler(() => ({ identity, store, logger, now: () => new Date() }), logger);
   const verify = localVerifyOptions(options.dataDir);
 
   const server = createServer((req, res) => {
@@ -123,15 +129,21 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
       }
     }
     const event = toEvent(req, url, body, claims);
-    const handler = req.method === 'POST' ? ingest : serve;
-    send(res, await handler(event, lambdaContext(req.method === 'POST' ? 'ingest' : 'serve')));
+    const [name, handler] = RESOLVE_ROUTE.test(url.pathname.replace(/^\/fhir/, ''))
+      ? (['identity', resolveIdentity] as const)
+      : req.method === 'POST'
+        ? (['ingest', ingest] as const)
+        : (['serve', serve] as const);
+    send(res, await handler(event, lambdaContext(name)));
   }
 
   await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   const drainOutbox = async (): Promise<number> => {
     await store.sweep();
-    return relayOutbox(store, events);
+    const published = await relayOutbox(store, events);
+    await deliverPendingAlerts({ store, alerts, now: () => new Date() });
+    return published;
   };
   const interval = options.relayIntervalMs ?? 5000;
   const timer = interval > 0 ? setInterval(() => void drainOutbox().catch(() => undefined), interval) : undefined;

@@ -1,6 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SNSClient } from '@aws-sdk/client-sns';
+import type { AlertsPort } from './alerts/port.js';
+import { SnsAlerts } from './alerts/sns.js';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadConfig } from './config.js';
 import { EventBridgeEvents } from './events/eventbridge.js';
@@ -12,6 +15,11 @@ import { DynamoStudyStore } from './store/dynamo-study-store.js';
 /** An events port for a function that publishes nothing: calling it is a wiring error. */
 const noEvents: EventsPort = {
   publish: () => Promise.reject(new Error('EVENT_BUS_NAME is not configured for this function')),
+};
+
+/** An alerts port for a function that sends none. */
+const noAlerts: AlertsPort = {
+  publish: () => Promise.reject(new Error('ALERT_TOPIC_ARN is not configured for this function')),
 };
 
 /**
@@ -30,6 +38,7 @@ export function awsAdapters(logger: Logger): Adapters {
     store: new DynamoStudyStore({ client, tableName: config.STUDY_TABLE }),
     identity: new DynamoIdentityStore({ client, tableName: config.IDENTITY_TABLE }),
     events: config.EVENT_BUS_NAME ? new EventBridgeEvents(new EventBridgeClient({ region: config.AWS_REGION }), config.EVENT_BUS_NAME) : noEvents,
+    alerts: config.ALERT_TOPIC_ARN ? new SnsAlerts(new SNSClient({ region: config.AWS_REGION }), config.ALERT_TOPIC_ARN) : noAlerts,
   };
 }
 

@@ -22,6 +22,8 @@ const schema = z.object({
   /** Where a bundled Lambda ships fhir-profiles/ (next to the source tree by default). */
   FHIR_PROFILES_DIR: z.string().optional(),
   ALERT_TOPIC_ARN: z.string().optional(),
+  /** Local run: also POST each recruitment alert's JSON here. */
+  ALERT_WEBHOOK_URL: z.url().optional(),
 });
 
 /** The layer's configuration, read from the environment once per cold start. */

@@ -2,6 +2,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { loadDerivationRules } from '../derive/core/rules.js';
 import { recomputeSubject, type DeriveDeps } from '../derive/recompute.js';
 import type { IngestHttpDeps } from '../ingest/ingest-request.js';
+import { loadEligibilityCriteria, type EligibilityCriteria } from '../screen/core/index.js';
+import { rescreenPatient, type ScreenDeps } from '../screen/rescreen.js';
+import type { AlertsPort } from './alerts/port.js';
 import { StudyCodes } from '../ingest/core/codes.js';
 import type { ServeDeps } from '../serve/serve-request.js';
 import type { Config } from './config.js';
@@ -17,6 +20,7 @@ export interface Adapters {
   readonly store: StudyStore;
   readonly identity: IdentityStore;
   readonly events: EventsPort;
+  readonly alerts: AlertsPort;
   readonly logger?: Logger;
 }
 
@@ -27,6 +31,7 @@ export interface Runtime {
   ingest(): IngestHttpDeps & { publicBaseUrl?: string };
   serve(): ServeDeps & { publicBaseUrl?: string };
   derive(): DeriveDeps;
+  screen(): ScreenDeps;
   /** The "study data changed" consumers, in the order the local run calls them (in AWS each has its own queue). */
   consumers(): readonly ((event: StudyDataChanged) => Promise<void>)[];
 }
@@ -37,7 +42,7 @@ export interface Runtime {
  * @returns The runtime.
  */
 export function createRuntime(adapters: Adapters): Runtime {
-  const { config, store, identity, events } = adapters;
+  const { config, store, identity, events, alerts } = adapters;
   const logger = adapters.logger ?? new Logger({ serviceName: 'belimumab-sle' });
   const dir = config.FHIR_PROFILES_DIR;
   const conformance = loadConformance({ base: config.CANONICAL_BASE, ...(dir ? { dir } : {}) });
@@ -49,16 +54,26 @@ export function createRuntime(adapters: Adapters): Runtime {
   let derivationRules: ReturnType<typeof loadDerivationRules> | undefined;
   const derive = (): DeriveDeps => {
     derivationRules ??= loadDerivationRules(dir ? `${dir}/derivation` : undefined);
-    return { store, conformance, annotation: rules, rules: derivationRules, logger, now };
+    return { store, events, conformance, annotation: rules, rules: derivationRules, logger, now };
+  };
+  let criteria: EligibilityCriteria | undefined;
+  const screen = (): ScreenDeps => {
+    criteria ??= loadEligibilityCriteria(dir ? `${dir}/eligibility` : undefined);
+    return { store, conformance, criteria, alerts, logger, now };
   };
   return {
     conformance,
     logger,
     derive,
+    screen,
     consumers: () => [
       async (event) => {
         const summary = await recomputeSubject(event.patient, derive());
         logger.debug('Subject recomputed', { ...summary });
+      },
+      async (event) => {
+        const overall = await rescreenPatient(event.patient, screen());
+        logger.debug('Patient screened', { overall });
       },
     ],
     ingest: () => ({

@@ -1,7 +1,10 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Conformance } from '../commons/conformance/index.js';
-import type { StudyStore, WriteResult } from '../commons/store/port.js';
+import type { EventsPort } from '../commons/events/port.js';
+import { publishAndAck } from '../commons/events/relay.js';
+import { deterministicId } from '../commons/ids.js';
+import type { StudyDataChanged, StudyStore, WriteResult } from '../commons/store/port.js';
 import { hasProfile, loadSubjectRecords } from '../commons/subject-records.js';
 import { annotate, bodyWeightOf, clinicalDate, isStudyDrugAdministration, type AnnotationRules } from '../ingest/core/annotate.js';
 import { DERIVED_PROFILE_IDS } from '../ingest/core/codes.js';
@@ -11,6 +14,8 @@ import type { DerivationRules } from './core/rules.js';
 /** What the derive consumer reads and writes through. */
 export interface DeriveDeps {
   readonly store: StudyStore;
+  /** Told when derived results changed, so screening and prediction see the new scores. */
+  readonly events: EventsPort;
   readonly conformance: Conformance;
   readonly annotation: AnnotationRules;
   readonly rules: DerivationRules;
@@ -35,13 +40,19 @@ export interface RecomputeSummary {
  * @returns Counts of what was written.
  */
 export async function recomputeSubject(patient: string, deps: DeriveDeps): Promise<RecomputeSummary> {
-  const derivedProfiles = new Set([...DERIVED_PROFILE_IDS].map((id) => `${deps.conformance.base}/StructureDefinition/${id}`));
+  const base = deps.conformance.base;
+  const derivedProfiles = new Set([...DERIVED_PROFILE_IDS].map((id) => `${base}/StructureDefinition/${id}`));
+  const derivedSource = `${base}/derived`;
   const records = await loadSubjectRecords(deps.store, patient);
-  const source = records.filter((r) => !hasProfile(r, derivedProfiles) && r.resourceType !== 'Patient');
+  // What the layer derived itself is never input to a derivation (nor re-annotated as if the EHR sent it).
+  const source = records.filter((r) => !hasProfile(r, derivedProfiles) && r.meta?.source !== derivedSource && r.resourceType !== 'Patient');
 
   const revisited = revisit(source, deps.annotation);
   const current = source.map((r) => revisited.get(`${r.resourceType}/${r.id}`) ?? r);
-  const derived = deriveSubject({ base: deps.conformance.base, subject: patient, resources: current, asOf: deps.now() }, deps.rules);
+  const derived = deriveSubject({ base, subject: patient, resources: current, asOf: deps.now() }, deps.rules).map((o) => ({
+    ...o,
+    meta: { ...o.meta, source: derivedSource },
+  }));
   for (const observation of derived) {
     const profile = observation.meta?.profile?.[0];
     const problems = profile ? deps.conformance.validateProfile(observation, profile).filter((i) => i.severity === 'error') : [];
@@ -57,11 +68,19 @@ export async function recomputeSubject(patient: string, deps: DeriveDeps): Promi
     // Thrown so the queue redelivers the event; the writes that did land are unchanged next time.
     throw failed[0]?.error ?? new Error('Derived write failed');
   }
-  return {
-    revisited: revisited.size,
-    derived: derived.length,
-    changed: results.filter((r) => r.status === 'created' || r.status === 'updated').length,
-  };
+  const changed = results.flatMap((r) => (r.status === 'created' || r.status === 'updated' ? [`${r.resource.resourceType}/${r.resource.id}/${r.resource.meta.versionId}`] : []));
+  if (changed.length > 0) {
+    // A changed score is study data too; an unchanged recompute emits nothing, so the chain ends.
+    const event: StudyDataChanged = {
+      eventId: deterministicId('derived-changed', patient, ...changed.sort()),
+      patient,
+      kinds: ['Observation'],
+      occurredAt: deps.now().toISOString(),
+    };
+    await deps.store.commit([], { atomic: false, events: [event] });
+    await publishAndAck(deps.store, deps.events, [event]);
+  }
+  return { revisited: revisited.size, derived: derived.length, changed: changed.length };
 }
 
 /** Records whose study visit or dose annotation is stale now that day 0 and the weights are known. */

@@ -4,22 +4,24 @@ import middy from '@middy/core';
 import { awsAdapters } from '../commons/aws-runtime.js';
 import { relayOutbox } from '../commons/events/relay.js';
 import { once } from '../commons/once.js';
+import { deliverPendingAlerts } from '../screen/rescreen.js';
 
 const logger = new Logger({ serviceName: 'relay' });
 const adapters = once(() => awsAdapters(logger));
 
 /**
- * Runs on a schedule: completes or removes transactions a crash left open, then publishes what the
- * outbox still holds, so that an event whose publish failed after its commit (or whose ingest died in
+ * Runs on a schedule: completes or removes transactions a crash left open, publishes what the
+ * outbox still holds and sends recruitment alerts whose publish failed, so that an event whose publish failed after its commit (or whose ingest died in
  * between) still reaches the consumers.
  */
 export const handler = middy()
   .use(injectLambdaContext(logger))
   .handler(async () => {
-    const { store, events } = adapters();
+    const { store, events, alerts } = adapters();
     // Sweep first: a committed transaction that a crash left half-applied still owes its events.
     const swept = await store.sweep();
     const published = await relayOutbox(store, events);
-    logger.info('Outbox relayed', { published, swept });
-    return { published };
+    const alerted = await deliverPendingAlerts({ store, alerts, now: () => new Date() });
+    logger.info('Outbox relayed', { published, alerted, swept });
+    return { published, alerted };
   });

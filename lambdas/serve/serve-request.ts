@@ -1,4 +1,4 @@
-import { badRequest, isResourceType, notFound, OperationOutcomeError } from '@medplum/core';
+import { badRequest, notFound, OperationOutcomeError } from '@medplum/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
 import { principalFromClaims, requireScope } from '../commons/auth/index.js';
@@ -43,7 +43,7 @@ export async function handleServe(req: HttpRequest, deps: ServeDeps): Promise<Ht
     if (!type || rest.length > 0 || (history !== undefined && history !== '_history')) {
       throw new OperationOutcomeError(notFound);
     }
-    if (!isResourceType(type) || (!storeTypes.has(type) && !conformanceTypes.has(type))) {
+    if (!isServed(type)) {
       throw new OperationOutcomeError(badRequest(`Resource type '${type.slice(0, 64)}' is not served here`, 'type'));
     }
     requireScope(principalFromClaims(req.claims ?? {}), type, id === undefined ? 's' : 'r');
@@ -106,6 +106,10 @@ function serveConformance(type: ResourceType, id: string | undefined, req: HttpR
     return { status: 200, body: resource };
   }
   return { status: 200, body: searchset(searchConformance(deps.conformance, type, req.query), req) };
+}
+
+function isServed(type: string): type is ResourceType {
+  return storeTypes.has(type) || conformanceTypes.has(type);
 }
 
 function found(resource: StoredResource | undefined): HttpResponse {

@@ -12,6 +12,9 @@ export const STORE_TYPES = [
   'MedicationRequest',
   'MedicationStatement',
   'Provenance',
+  'ResearchSubject',
+  'Communication',
+  'AuditEvent',
 ] as const;
 
 /** Conformance types served from fhir-profiles/, read and searched by url, name, status or id. */
@@ -36,6 +39,9 @@ const CLINICAL_SEARCH: Record<string, readonly [string, string][]> = {
   MedicationStatement: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['effective', 'date']],
   Patient: [],
   Provenance: [['recorded', 'date']],
+  ResearchSubject: [['patient', 'reference'], ['individual', 'reference'], ['date', 'date']],
+  Communication: [['patient', 'reference'], ['subject', 'reference'], ['sent', 'date']],
+  AuditEvent: [],
 };
 
 const COMMON_SEARCH: readonly [string, string][] = [

@@ -21,7 +21,7 @@ const DATE_PARAMS: Record<string, readonly string[]> = {
 };
 
 /** Types whose compartment parameter is `patient`, `subject` or both. */
-const PATIENT_PARAMS = new Set(['patient', 'subject']);
+const PATIENT_PARAMS = new Set(['patient', 'subject', 'individual']);
 const CODE_TYPES = new Set(['Observation', 'Condition', 'AllergyIntolerance', 'MedicationAdministration', 'MedicationRequest', 'MedicationStatement']);
 
 /** Parameters that shape the answer rather than filter it, and are accepted and ignored. */

@@ -1,0 +1,153 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Communication, Observation, Resource, ResearchSubject } from '@medplum/fhirtypes';
+import type { AlertsPort, RecruitmentAlert } from '../commons/alerts/port.js';
+import type { Conformance } from '../commons/conformance/index.js';
+import { deterministicId } from '../commons/ids.js';
+import type { StoredResource, StudyStore } from '../commons/store/port.js';
+import { loadSubjectRecords, SUBJECT_TYPES } from '../commons/subject-records.js';
+import {
+  alertBody,
+  needsAlert,
+  researchSubjectId,
+  researchSubjectStatus,
+  screeningObservationId,
+  screenPatient,
+  toScreeningObservation,
+  type EligibilityCriteria,
+  type OverallState,
+} from './core/index.js';
+
+/** What the screening consumer reads and writes through. */
+export interface ScreenDeps {
+  readonly store: StudyStore;
+  readonly conformance: Conformance;
+  readonly criteria: EligibilityCriteria;
+  readonly alerts: AlertsPort;
+  readonly logger: Logger;
+  readonly now: () => Date;
+}
+
+/** ResearchSubject statuses that screening owns; once a subject is enrolled, the study owns its status. */
+const SCREENING_STATUSES = new Set(['candidate', 'potential-candidate', 'eligible', 'ineligible']);
+
+/** The study this layer screens for. */
+const STUDY_ID = 'nct04893161';
+
+/**
+ * Re-screens one patient after its data changed: a new version of its `eligibility-screening`
+ * Observation, its ResearchSubject in step, and, when it becomes a candidate or eligible (or moves
+ * between them), one recruitment alert. The alert is recorded as a Communication in the same commit
+ * as the screening, then published; an alert whose publish failed stays `in-progress` and is sent
+ * again on the next screen of that patient (the failed event is redelivered), never lost and never
+ * recorded twice.
+ * @param patient - The pseudonym.
+ * @param deps - Ports and criteria.
+ * @returns The overall state.
+ */
+export async function rescreenPatient(patient: string, deps: ScreenDeps): Promise<OverallState> {
+  const base = deps.conformance.base;
+  const records = await loadSubjectRecords(deps.store, patient, [...SUBJECT_TYPES, 'Communication']);
+  const previous = records.find((r): r is StoredResource<Observation> => r.resourceType === 'Observation' && r.id === screeningObservationId(patient));
+  const previousState = previous?.valueCodeableConcept?.coding?.[0]?.code as OverallState | undefined;
+  const now = deps.now();
+  const result = screenPatient({ base, patient, resources: records, asOf: now }, deps.criteria);
+
+  const writes: (Resource & { id: string })[] = [toScreeningObservation(result, base)];
+  const subject = researchSubjectFor(patient, result.overall, records, base);
+  if (subject) {
+    writes.push(subject);
+  }
+  let alert: (Communication & { id: string }) | undefined;
+  if (needsAlert(previousState, result.overall)) {
+    const body = alertBody(result);
+    const message: RecruitmentAlert = {
+      alertId: deterministicId('recruitment-alert', patient, previousState ?? 'none', result.overall, now.toISOString()),
+      patient,
+      state: body.state,
+      ...(previousState ? { previousState } : {}),
+      pending: body.pending,
+      screenedAt: now.toISOString(),
+    };
+    alert = communication(message, base);
+    writes.push(alert);
+  }
+  await deps.store.commit(writes, { atomic: true });
+
+  const pending = [
+    ...records.filter((r): r is StoredResource<Communication> => r.resourceType === 'Communication' && r.status === 'in-progress'),
+    ...(alert ? [alert] : []),
+  ];
+  for (const comm of pending) {
+    await deliver(comm, deps);
+  }
+  return result.overall;
+}
+
+/** How far back the retry of undelivered alerts looks. */
+const PENDING_ALERT_WINDOW_MS = 7 * 86_400_000;
+
+/**
+ * Sends the recruitment alerts whose publish failed (Communications still `in-progress`): run by the
+ * scheduled relay, so an alert is delivered even when its patient is never screened again.
+ * @param deps - Ports.
+ * @returns How many were delivered.
+ */
+export async function deliverPendingAlerts(deps: Pick<ScreenDeps, 'store' | 'alerts' | 'now'>): Promise<number> {
+  const since = new Date(deps.now().getTime() - PENDING_ALERT_WINDOW_MS).toISOString();
+  let delivered = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await deps.store.search({ resourceType: 'Communication', lastUpdated: { ge: since }, count: 500, ...(cursor ? { cursor } : {}) });
+    for (const comm of page.resources as StoredResource<Communication>[]) {
+      if (comm.status === 'in-progress') {
+        await deliver(comm, deps);
+        delivered++;
+      }
+    }
+    cursor = page.next;
+  } while (cursor);
+  return delivered;
+}
+
+async function deliver(comm: Communication & { id: string }, deps: Pick<ScreenDeps, 'store' | 'alerts' | 'now'>): Promise<void> {
+  const payload = comm.payload?.[0]?.contentString;
+  if (!payload) {
+    return;
+  }
+  await deps.alerts.publish(JSON.parse(payload) as RecruitmentAlert);
+  const { meta, ...rest } = comm;
+  await deps.store.commit(
+    [{ ...rest, meta: { ...(meta?.profile ? { profile: meta.profile } : {}) }, status: 'completed', sent: deps.now().toISOString() }],
+    { atomic: true },
+  );
+}
+
+function communication(alert: RecruitmentAlert, base: string): Communication & { id: string } {
+  return {
+    resourceType: 'Communication',
+    id: alert.alertId,
+    status: 'in-progress',
+    category: [{ coding: [{ system: `${base}/CodeSystem/study-assessments`, code: 'recruitment-alert' }], text: 'Recruitment alert' }],
+    subject: { reference: `Patient/${alert.patient}` },
+    about: [{ reference: `Observation/${screeningObservationId(alert.patient)}` }, { reference: `ResearchSubject/${researchSubjectId(alert.patient)}` }],
+    recipient: [{ display: 'NCT04893161 recruitment team' }],
+    payload: [{ contentString: JSON.stringify(alert) }],
+  };
+}
+
+function researchSubjectFor(patient: string, overall: OverallState, records: readonly Resource[], base: string): (ResearchSubject & { id: string }) | undefined {
+  const id = researchSubjectId(patient);
+  const existing = records.find((r): r is ResearchSubject => r.resourceType === 'ResearchSubject' && r.id === id);
+  if (existing && !SCREENING_STATUSES.has(existing.status)) {
+    return undefined;
+  }
+  return {
+    resourceType: 'ResearchSubject',
+    id,
+    meta: { source: base },
+    identifier: [{ system: `${base}/sid/study-subject`, value: patient }],
+    status: researchSubjectStatus(overall),
+    study: { reference: `ResearchStudy/${STUDY_ID}` },
+    individual: { reference: `Patient/${patient}` },
+  };
+}
