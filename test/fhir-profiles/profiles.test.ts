@@ -10,7 +10,7 @@ beforeAll(() => {
 });
 
 const texts = (issues: OperationOutcomeIssue[]): string[] => issues.map((i) => `${i.expression?.[0] ?? ''}: ${i.details?.text ?? ''}`);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- fixtures are mutated freely to break one rule at a time
+// Fixtures are mutated freely to break one rule at a time.
 type Json = any;
 const errors = (r: Json, profile: string): string[] =>
   texts(conformance.validateProfile(clean(r as Resource), profileUrl(profile)).filter((i) => i.severity === 'error'));

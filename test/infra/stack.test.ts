@@ -1,0 +1,370 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks, HIPAASecurityChecks } from 'cdk-nag';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IDENTITY_RESOLVE_SCOPE } from '../../lambdas/commons/auth/index.js';
+import { EVENT_SOURCE, STUDY_DATA_CHANGED } from '../../lambdas/commons/events/eventbridge.js';
+import { IDENTITY_TABLE, STUDY_TABLE, TABLES, tableName, toCreateTableInput } from '../../lambdas/commons/store/tables.js';
+import { PROJECT_ROOT } from '../../infra/build-app.js';
+import { FUNCTIONS } from '../../infra/functions.js';
+import { functionLogicalId, resourcesOf, synthesise, type Synthesised } from './synth.js';
+
+let synth: Synthesised;
+
+beforeAll(() => {
+  synth = synthesise();
+}, 120_000);
+
+afterAll(() => synth?.dispose());
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** An IAM `ArnLike` pattern (`*` = any characters) as a regular expression. */
+const arnLike = (pattern: string): RegExp =>
+  new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+
+/** The statements of the policies attached to a function's role. */
+function statementsOf(name: string): Statement[] {
+  const fn = resourcesOf(synth.template, 'AWS::Lambda::Function')[functionLogicalId(synth.template, name)]!;
+  const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+  return Object.values(resourcesOf(synth.template, 'AWS::IAM::Policy'))
+    .filter((p) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+/** The allowed actions of a function on resources whose expression mentions a logical id. */
+function actionsOn(name: string, logicalId: string): string[] {
+  return statementsOf(name)
+    .filter((s) => s.Effect === 'Allow' && JSON.stringify(s.Resource).includes(`"${logicalId}"`))
+    .flatMap((s) => asList(s.Action))
+    .sort();
+}
+
+const logicalIdOf = (type: string, match: (props: Record<string, any>) => boolean): string => {
+  const found = Object.entries(resourcesOf(synth.template, type)).find(([, r]) => match(r.Properties));
+  if (!found) throw new Error(`No ${type} matches`);
+  return found[0];
+};
+const tableId = (suffix: string): string => logicalIdOf('AWS::DynamoDB::GlobalTable', (p) => p.TableName === tableName('nct04893161-dev', { suffix } as never));
+const keyOfTable = (suffix: string): string => {
+  const table = resourcesOf(synth.template, 'AWS::DynamoDB::GlobalTable')[tableId(suffix)]!;
+  return table.Properties.Replicas[0].SSESpecification.KMSMasterKeyId['Fn::GetAtt'][0];
+};
+
+describe('StudyStack: tables', () => {
+  it('matches the definitions in lambdas/commons/store/tables.ts', () => {
+    for (const definition of TABLES) {
+      const expected = toCreateTableInput(definition, tableName('nct04893161-dev', definition));
+      const table = resourcesOf(synth.template, 'AWS::DynamoDB::GlobalTable')[tableId(definition.suffix)]!.Properties;
+      expect(table.KeySchema).toEqual(expected.KeySchema);
+      expect(new Set(table.AttributeDefinitions)).toEqual(new Set(expected.AttributeDefinitions));
+      expect(table.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(table.GlobalSecondaryIndexes ?? []).toEqual(expected.GlobalSecondaryIndexes ?? []);
+      expect(table.TimeToLiveSpecification).toEqual(
+        definition.timeToLiveAttribute ? { AttributeName: definition.timeToLiveAttribute, Enabled: true } : undefined,
+      );
+    }
+    expect(Object.keys(resourcesOf(synth.template, 'AWS::DynamoDB::GlobalTable'))).toHaveLength(TABLES.length);
+  });
+
+  it('encrypts each table with its own rotating customer-managed key, with PITR and deletion protection, retained', () => {
+    for (const definition of TABLES) {
+      synth.template.hasResource('AWS::DynamoDB::GlobalTable', {
+        Properties: Match.objectLike({
+          TableName: `nct04893161-dev-${definition.suffix}`,
+          SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+          Replicas: [
+            Match.objectLike({
+              Region: 'eu-west-1',
+              DeletionProtectionEnabled: true,
+              PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+              SSESpecification: { KMSMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Key'), 'Arn'] } },
+            }),
+          ],
+        }),
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+      });
+    }
+    const studyKey = keyOfTable(STUDY_TABLE.suffix);
+    const identityKey = keyOfTable(IDENTITY_TABLE.suffix);
+    expect(identityKey).not.toBe(studyKey);
+    const keys = resourcesOf(synth.template, 'AWS::KMS::Key');
+    for (const id of [studyKey, identityKey]) {
+      expect(keys[id]!.Properties.EnableKeyRotation).toBe(true);
+      expect(keys[id]!.DeletionPolicy).toBe('Retain');
+    }
+  });
+});
+
+describe('StudyStack: functions', () => {
+  it('deploys exactly one function per lambdas/<name>/handler.ts', () => {
+    const handlers = readdirSync(join(PROJECT_ROOT, 'lambdas'), { withFileTypes: true })
+      .filter((e) => e.isDirectory() && existsSync(join(PROJECT_ROOT, 'lambdas', e.name, 'handler.ts')))
+      .map((e) => e.name)
+      .sort();
+    expect(FUNCTIONS.map((f) => f.name).sort()).toEqual(handlers);
+    expect(Object.keys(resourcesOf(synth.template, 'AWS::Lambda::Function'))).toHaveLength(FUNCTIONS.length);
+  });
+
+  it('runs every function on nodejs24.x, arm64, traced, with its timeout, memory and reserved concurrency', () => {
+    for (const spec of FUNCTIONS) {
+      synth.template.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: `nct04893161-dev-${spec.name}`,
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        Timeout: spec.timeoutSeconds,
+        MemorySize: spec.memoryMb,
+        ReservedConcurrentExecutions: spec.reservedConcurrency,
+        LoggingConfig: { LogGroup: Match.anyValue() },
+        Environment: {
+          Variables: Match.objectLike({
+            NODE_OPTIONS: '--enable-source-maps',
+            POWERTOOLS_SERVICE_NAME: spec.name,
+            POWERTOOLS_LOG_LEVEL: 'INFO',
+            CANONICAL_BASE: 'https://belimumab-sle.example.org/fhir',
+          }),
+        },
+      });
+    }
+  });
+
+  it('gives a function only the environment of what it may access', () => {
+    const env = (name: string): Record<string, unknown> =>
+      resourcesOf(synth.template, 'AWS::Lambda::Function')[functionLogicalId(synth.template, name)]!.Properties.Environment.Variables;
+    expect(env('ingest')).toMatchObject({ FHIR_PROFILES_DIR: '/var/task/fhir-profiles', MAX_ENTRIES: '1000', MAX_BODY_BYTES: '6291456' });
+    expect(Object.keys(env('ingest'))).toEqual(expect.arrayContaining(['STUDY_TABLE', 'IDENTITY_TABLE', 'EVENT_BUS_NAME']));
+    expect(Object.keys(env('serve'))).toContain('STUDY_TABLE');
+    expect(Object.keys(env('serve'))).not.toEqual(expect.arrayContaining(['IDENTITY_TABLE']));
+    expect(Object.keys(env('serve'))).not.toContain('EVENT_BUS_NAME');
+    expect(Object.keys(env('relay'))).toEqual(expect.arrayContaining(['STUDY_TABLE', 'EVENT_BUS_NAME']));
+    expect(Object.keys(env('relay'))).not.toContain('IDENTITY_TABLE');
+    expect(Object.keys(env('relay'))).toContain('ALERT_TOPIC_ARN');
+    expect(Object.keys(env('identity'))).toEqual(expect.arrayContaining(['STUDY_TABLE', 'IDENTITY_TABLE']));
+    expect(Object.keys(env('identity'))).not.toContain('EVENT_BUS_NAME');
+  });
+
+  it('logs each function to its own KMS-encrypted log group with a retention', () => {
+    for (const spec of FUNCTIONS) {
+      synth.template.hasResourceProperties('AWS::Logs::LogGroup', {
+        LogGroupName: `/aws/lambda/nct04893161-dev-${spec.name}`,
+        RetentionInDays: 365,
+        KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('LogsKey'), 'Arn'] },
+      });
+    }
+  });
+
+  it('lets CloudWatch Logs use the logs key for every log group of the stack, and only those', () => {
+    const logsKey = Object.entries(resourcesOf(synth.template, 'AWS::KMS::Key')).find(([id]) => id.startsWith('LogsKey'))![1];
+    const statement = logsKey.Properties.KeyPolicy.Statement.find((st: any) => JSON.stringify(st.Principal).includes('logs.'));
+    const patterns: string[] = statement.Condition.ArnLike['kms:EncryptionContext:aws:logs:arn'];
+    const matches = (name: string): boolean =>
+      patterns.some((p) => arnLike(p).test(`arn:aws:logs:eu-west-1:123456789012:log-group:${name}`));
+    const names = Object.values(resourcesOf(synth.template, 'AWS::Logs::LogGroup')).map((g) => g.Properties.LogGroupName as string);
+    expect(names.length).toBeGreaterThan(FUNCTIONS.length);
+    for (const name of names) expect(matches(name), name).toBe(true);
+    expect(matches('/aws/lambda/someone-else')).toBe(false);
+    for (const action of asList<string>(statement.Action)) expect(action).not.toContain('*');
+  });
+
+  it('alarms on errors and throttles of every function, to the ops topic', () => {
+    const alarms = Object.values(resourcesOf(synth.template, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    for (const spec of FUNCTIONS) {
+      for (const metric of ['Errors', 'Throttles']) {
+        const alarm = alarms.find(
+          (a) => a.MetricName === metric && a.Dimensions?.[0]?.Value?.Ref === functionLogicalId(synth.template, spec.name),
+        );
+        expect(alarm, `${spec.name} ${metric}`).toBeDefined();
+        expect(JSON.stringify(alarm!.AlarmActions)).toContain('OpsAlarms');
+      }
+    }
+  });
+
+  it('runs the relay every minute from a schedule', () => {
+    synth.template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [functionLogicalId(synth.template, 'relay'), 'Arn'] } })],
+    });
+  });
+});
+
+describe('StudyStack: IAM', () => {
+  const studyTable = (): string => tableId(STUDY_TABLE.suffix);
+  const identityTable = (): string => tableId(IDENTITY_TABLE.suffix);
+  const READ = ['dynamodb:GetItem', 'dynamodb:Query'];
+  const WRITE = ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+
+  it('lets serve only read the study table, and nothing on the identity table or the bus', () => {
+    expect(actionsOn('serve', studyTable())).toEqual([...READ, 'dynamodb:Query'].sort());
+    expect(actionsOn('serve', keyOfTable(STUDY_TABLE.suffix))).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    expect(actionsOn('serve', identityTable())).toEqual([]);
+    expect(actionsOn('serve', keyOfTable(IDENTITY_TABLE.suffix))).toEqual([]);
+    const all = statementsOf('serve').flatMap((s) => asList(s.Action));
+    expect(all.filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)|^events:|^sns:|^kms:(Encrypt|GenerateDataKey)/.test(a))).toEqual([]);
+  });
+
+  it('lets ingest read and write both tables and put events on the bus', () => {
+    expect(actionsOn('ingest', studyTable())).toEqual(expect.arrayContaining([...READ, ...WRITE]));
+    expect(actionsOn('ingest', identityTable())).toEqual(expect.arrayContaining([...READ, ...WRITE]));
+    expect(actionsOn('ingest', keyOfTable(IDENTITY_TABLE.suffix))).toEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
+    expect(actionsOn('ingest', logicalIdOf('AWS::Events::EventBus', () => true))).toEqual(['events:PutEvents']);
+  });
+
+  it('lets relay read and write the study table and put events, but not touch identities', () => {
+    expect(actionsOn('relay', studyTable())).toEqual(expect.arrayContaining([...READ, ...WRITE]));
+    expect(actionsOn('relay', identityTable())).toEqual([]);
+    expect(actionsOn('relay', keyOfTable(IDENTITY_TABLE.suffix))).toEqual([]);
+    expect(actionsOn('relay', logicalIdOf('AWS::Events::EventBus', () => true))).toEqual(['events:PutEvents']);
+  });
+
+  it('lets identity read identities and record its look-ups in the study table, and nothing else', () => {
+    expect(actionsOn('identity', identityTable())).toEqual(READ);
+    expect(actionsOn('identity', keyOfTable(IDENTITY_TABLE.suffix))).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    expect(actionsOn('identity', studyTable())).toEqual(expect.arrayContaining([...READ, ...WRITE]));
+    const all = statementsOf('identity').flatMap((s) => asList(s.Action));
+    expect(all.filter((a) => /^(events|sns):/.test(a))).toEqual([]);
+  });
+
+  it('lets only relay publish recruitment alerts, for now', () => {
+    const topic = logicalIdOf('AWS::SNS::Topic', (p) => p.TopicName === 'nct04893161-dev-recruitment-alerts');
+    for (const spec of FUNCTIONS) {
+      expect(actionsOn(spec.name, topic), spec.name).toEqual(spec.access.publishAlerts ? ['sns:Publish'] : []);
+    }
+  });
+
+  it('uses keys only through the service that holds the data', () => {
+    for (const spec of FUNCTIONS) {
+      for (const s of statementsOf(spec.name).filter((st) => asList(st.Action).some((a) => a.startsWith('kms:')))) {
+        expect(s.Condition).toEqual({ StringEquals: { 'kms:ViaService': expect.stringMatching(/^(dynamodb|sns)\.eu-west-1\.amazonaws\.com$/) } });
+      }
+    }
+  });
+
+  it('has no wildcard action in any IAM policy, and "*" resources only for X-Ray', () => {
+    for (const policy of Object.values(resourcesOf(synth.template, 'AWS::IAM::Policy'))) {
+      for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
+        for (const action of asList(s.Action)) expect(action).not.toContain('*');
+        if (JSON.stringify(s.Resource).includes('*')) {
+          expect(asList(s.Action).every((a) => a.startsWith('xray:'))).toBe(true);
+        }
+      }
+    }
+  });
+});
+
+describe('StudyStack: API', () => {
+  it('puts the JWT authorizer on every route but GET /fhir/metadata', () => {
+    synth.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: 'https://auth.example.org/', Audience: ['belimumab-sle-fhir'] },
+    });
+    const routes = Object.values(resourcesOf(synth.template, 'AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual([
+      'GET /fhir/Patient/{pseudonym}/$hospital-identity',
+      'GET /fhir/metadata',
+      'GET /fhir/{proxy+}',
+      'POST /fhir',
+      'POST /fhir/Bundle',
+    ]);
+    for (const route of routes) {
+      if (route.RouteKey === 'GET /fhir/metadata') {
+        expect(route.AuthorizationType).toBe('NONE');
+      } else {
+        expect(route.AuthorizationType, route.RouteKey).toBe('JWT');
+        expect(route.AuthorizerId).toBeDefined();
+      }
+    }
+  });
+
+  it('requires the recruitment scope at the authorizer for the identity route', () => {
+    synth.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'GET /fhir/Patient/{pseudonym}/$hospital-identity',
+      AuthorizationType: 'JWT',
+      AuthorizationScopes: [IDENTITY_RESOLVE_SCOPE],
+    });
+  });
+
+  it('sends POST to ingest, the identity operation to identity and every other GET to serve', () => {
+    const integrations = resourcesOf(synth.template, 'AWS::ApiGatewayV2::Integration');
+    const target = (routeKey: string): string => {
+      const route = Object.values(resourcesOf(synth.template, 'AWS::ApiGatewayV2::Route')).find((r) => r.Properties.RouteKey === routeKey)!;
+      const integrationId = JSON.stringify(route.Properties.Target).match(/"Ref":"([^"]+)"/)![1]!;
+      return JSON.stringify(integrations[integrationId]!.Properties.IntegrationUri);
+    };
+    expect(target('POST /fhir')).toContain(functionLogicalId(synth.template, 'ingest'));
+    expect(target('POST /fhir/Bundle')).toContain(functionLogicalId(synth.template, 'ingest'));
+    expect(target('GET /fhir/{proxy+}')).toContain(functionLogicalId(synth.template, 'serve'));
+    expect(target('GET /fhir/metadata')).toContain(functionLogicalId(synth.template, 'serve'));
+    expect(target('GET /fhir/Patient/{pseudonym}/$hospital-identity')).toContain(functionLogicalId(synth.template, 'identity'));
+  });
+
+  it('logs access to an encrypted log group and throttles at the stage', () => {
+    synth.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+      DefaultRouteSettings: { ThrottlingBurstLimit: 100, ThrottlingRateLimit: 50 },
+    });
+  });
+});
+
+describe('StudyStack: events and alerts', () => {
+  it('creates the study bus', () => {
+    synth.template.hasResourceProperties('AWS::Events::EventBus', { Name: 'nct04893161-dev-study' });
+  });
+
+  it('routes "study data changed" to a queue for each consumer function only', () => {
+    const consumers = FUNCTIONS.filter((f) => f.trigger.kind === 'study-events');
+    const rules = Object.values(resourcesOf(synth.template, 'AWS::Events::Rule')).filter((r) => r.Properties.EventPattern);
+    expect(rules).toHaveLength(consumers.length);
+    for (const rule of rules) {
+      expect(rule.Properties.EventPattern).toEqual({ source: [EVENT_SOURCE], 'detail-type': [STUDY_DATA_CHANGED] });
+    }
+    // Every queue the stack has is either a consumer's queue with a DLQ, or a DLQ.
+    const queues = Object.values(resourcesOf(synth.template, 'AWS::SQS::Queue'));
+    expect(queues).toHaveLength(consumers.length * 2);
+    for (const queue of queues) {
+      expect(queue.Properties.KmsMasterKeyId).toBeDefined();
+    }
+  });
+
+  it('encrypts the recruitment alert and ops topics with a customer-managed key', () => {
+    for (const name of ['recruitment-alerts', 'ops']) {
+      synth.template.hasResourceProperties('AWS::SNS::Topic', {
+        TopicName: `nct04893161-dev-${name}`,
+        KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('MessagingKey'), 'Arn'] },
+      });
+    }
+  });
+});
+
+describe('StudyStack: cdk-nag', () => {
+  it('has no unacknowledged AwsSolutions or HIPAA.Security finding', () => {
+    const findings = [new AwsSolutionsChecks(), new HIPAASecurityChecks()].flatMap((pack) =>
+      pack.validateScope(synth.app).violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}: ${v.description}`),
+    );
+    expect(findings).toEqual([]);
+  });
+});
+
+describe('StudyStack: stage overrides', () => {
+  it('drops a reservation set to 0 for a stage and still synthesises', () => {
+    const sandbox = synthesise({ context: { stage: 'sandbox', reservedConcurrency: { serve: 0 } } });
+    try {
+      const serve = resourcesOf(sandbox.template, 'AWS::Lambda::Function')[functionLogicalId(sandbox.template, 'serve')]!;
+      expect(serve.Properties.ReservedConcurrentExecutions).toBeUndefined();
+      expect(serve.Properties.FunctionName).toBe('nct04893161-sandbox-serve');
+    } finally {
+      sandbox.dispose();
+    }
+  }, 120_000);
+
+  it('refuses a reservation for a function that does not exist', () => {
+    expect(() => synthesise({ context: { reservedConcurrency: { screen: 5 } } })).toThrow(/reservedConcurrency names no function: screen/);
+  });
+});
