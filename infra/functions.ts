@@ -142,4 +142,28 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       routes: [{ method: 'GET', path: '/fhir/Patient/{pseudonym}/$hospital-identity', scopes: [IDENTITY_RESOLVE_SCOPE] }],
     },
   },
+  {
+    name: 'derive',
+    description: 'Study events: re-assigns visits, recomputes SLEDAI-2K, SRI-4..8, LLDAS and DORIS of the subject',
+    memoryMb: 1024,
+    // A subject is a few hundred resources: read, derive, write in a few seconds; 60 s leaves room for retries.
+    timeoutSeconds: 60,
+    // 72 subjects; 5 in parallel keep the write rate modest and rarely contend on one subject.
+    reservedConcurrency: 5,
+    // A changed score is itself a study event (screening reads the SLEDAI-2K).
+    access: { study: 'readWrite', publishEvents: true },
+    runtimeFiles: ['fhir-profiles', 'base-definitions'],
+    trigger: { kind: 'study-events', batchSize: 10, maxReceiveCount: 5 },
+  },
+  {
+    name: 'screen',
+    description: 'Study events: re-screens the patient against the eligibility criteria, alerts the recruitment team on a change',
+    memoryMb: 1024,
+    timeoutSeconds: 60,
+    // The first population screen runs as `npm run screen`; events after it are a trickle.
+    reservedConcurrency: 5,
+    access: { study: 'readWrite', publishAlerts: true },
+    runtimeFiles: ['fhir-profiles', 'base-definitions'],
+    trigger: { kind: 'study-events', batchSize: 10, maxReceiveCount: 5 },
+  },
 ];

@@ -230,16 +230,32 @@ describe('StudyStack: IAM', () => {
     expect(all.filter((a) => /^(events|sns):/.test(a))).toEqual([]);
   });
 
-  it('lets only relay publish recruitment alerts, for now', () => {
+  it('lets only relay and screen publish recruitment alerts', () => {
     const topic = logicalIdOf('AWS::SNS::Topic', (p) => p.TopicName === 'nct04893161-dev-recruitment-alerts');
     for (const spec of FUNCTIONS) {
-      expect(actionsOn(spec.name, topic), spec.name).toEqual(spec.access.publishAlerts ? ['sns:Publish'] : []);
+      expect(actionsOn(spec.name, topic), spec.name).toEqual(['relay', 'screen'].includes(spec.name) ? ['sns:Publish'] : []);
     }
+  });
+
+  it('keeps the consumers (derive, screen) away from identities; only derive puts events', () => {
+    const bus = logicalIdOf('AWS::Events::EventBus', () => true);
+    for (const name of ['derive', 'screen']) {
+      expect(actionsOn(name, identityTable()), name).toEqual([]);
+      expect(actionsOn(name, keyOfTable(IDENTITY_TABLE.suffix)), name).toEqual([]);
+      expect(actionsOn(name, studyTable()), name).toEqual(expect.arrayContaining([...READ, ...WRITE]));
+    }
+    expect(actionsOn('derive', bus)).toEqual(['events:PutEvents']);
+    expect(actionsOn('screen', bus)).toEqual([]);
   });
 
   it('uses keys only through the service that holds the data', () => {
     for (const spec of FUNCTIONS) {
       for (const s of statementsOf(spec.name).filter((st) => asList(st.Action).some((a) => a.startsWith('kms:')))) {
+        if (s.Condition === undefined && spec.trigger.kind === 'study-events') {
+          // The SQS event source's own grant: decrypt (only) the messages of the function's queue.
+          expect(asList(s.Action).sort()).toEqual(['kms:Decrypt']);
+          continue;
+        }
         expect(s.Condition).toEqual({ StringEquals: { 'kms:ViaService': expect.stringMatching(/^(dynamodb|sns)\.eu-west-1\.amazonaws\.com$/) } });
       }
     }
@@ -365,6 +381,6 @@ describe('StudyStack: stage overrides', () => {
   }, 120_000);
 
   it('refuses a reservation for a function that does not exist', () => {
-    expect(() => synthesise({ context: { reservedConcurrency: { screen: 5 } } })).toThrow(/reservedConcurrency names no function: screen/);
+    expect(() => synthesise({ context: { reservedConcurrency: { nonesuch: 5 } } })).toThrow(/reservedConcurrency names no function: nonesuch/);
   });
 });
