@@ -1,18 +1,6 @@
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import type { StoredResource, StudyStore } from './store/port.js';
-
-/** The types that make up a subject's record for screening, derivation and prediction. */
-export const SUBJECT_TYPES: readonly ResourceType[] = [
-  'Patient',
-  'Observation',
-  'Condition',
-  'Encounter',
-  'AllergyIntolerance',
-  'MedicationAdministration',
-  'MedicationRequest',
-  'MedicationStatement',
-  'ResearchSubject',
-];
+import { SUBJECT_TYPES } from './study-types.js';
 
 const PAGE = 1000;
 

@@ -4,7 +4,8 @@ import type { AlertsPort, RecruitmentAlert } from '../commons/alerts/port.js';
 import type { Conformance } from '../commons/conformance/index.js';
 import { deterministicId } from '../commons/ids.js';
 import type { StoredResource, StudyStore } from '../commons/store/port.js';
-import { loadSubjectRecords, SUBJECT_TYPES } from '../commons/subject-records.js';
+import { loadSubjectRecords } from '../commons/subject-records.js';
+import { SUBJECT_TYPES } from '../commons/study-types.js';
 import {
   alertBody,
   needsAlert,

@@ -15,6 +15,7 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import type { Conformance } from '../../commons/conformance/index.js';
+import { MAPPED_TYPES } from '../../commons/study-types.js';
 import type { StudyCodes } from './codes.js';
 import type { SourceBundle, SourceKey } from './source.js';
 import { toCanonicalUnit } from './units.js';
@@ -34,17 +35,8 @@ export interface MapContext {
   readonly pseudonyms: ReadonlyMap<string, string>;
 }
 
-/** Types the study store keeps; references to any other type are dropped from study resources. */
-const STORED_TYPES = new Set([
-  'Patient',
-  'Observation',
-  'Condition',
-  'Encounter',
-  'AllergyIntolerance',
-  'MedicationAdministration',
-  'MedicationRequest',
-  'MedicationStatement',
-]);
+/** References to any type the study does not map are dropped from study resources. */
+const STORED_TYPES: ReadonlySet<string> = new Set(MAPPED_TYPES);
 
 /** Extension on a normalised quantity that keeps the value and unit as the source sent them. */
 export const ORIGINAL_QUANTITY_EXTENSION = 'original-quantity';

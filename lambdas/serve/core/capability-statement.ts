@@ -1,21 +1,8 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, StructureDefinition } from '@medplum/fhirtypes';
 import type { Conformance } from '../../commons/conformance/index.js';
+import { STORE_TYPES } from '../../commons/study-types.js';
 
-/** Types held in the study store, served with read, vread, history and search. */
-export const STORE_TYPES = [
-  'Patient',
-  'Observation',
-  'Condition',
-  'Encounter',
-  'AllergyIntolerance',
-  'MedicationAdministration',
-  'MedicationRequest',
-  'MedicationStatement',
-  'Provenance',
-  'ResearchSubject',
-  'Communication',
-  'AuditEvent',
-] as const;
+export { STORE_TYPES };
 
 /** Conformance types served from fhir-profiles/, read and searched by url, name, status or id. */
 export const CONFORMANCE_TYPES = [
