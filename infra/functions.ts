@@ -166,4 +166,15 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     runtimeFiles: ['fhir-profiles', 'base-definitions'],
     trigger: { kind: 'study-events', batchSize: 10, maxReceiveCount: 5 },
   },
+  {
+    name: 'predict',
+    description: 'Study events: recomputes the subject\'s week-48 SRI-4 response prediction with the active model',
+    memoryMb: 1024,
+    timeoutSeconds: 60,
+    // One prediction per subject and event, a few reads and one write.
+    reservedConcurrency: 5,
+    access: { study: 'readWrite' },
+    runtimeFiles: ['fhir-profiles', 'base-definitions'],
+    trigger: { kind: 'study-events', batchSize: 10, maxReceiveCount: 5 },
+  },
 ];

@@ -1,7 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { Resource } from '@medplum/fhirtypes';
 import { loadDerivationRules } from '../derive/core/rules.js';
 import { recomputeSubject, type DeriveDeps } from '../derive/recompute.js';
 import type { IngestHttpDeps } from '../ingest/ingest-request.js';
+import { activeModel, loadModels, toLibrary, type PredictionModel } from '../predict/core/model-spec.js';
+import { repredictSubject, type PredictDeps } from '../predict/recompute.js';
 import { loadEligibilityCriteria, type EligibilityCriteria } from '../screen/core/index.js';
 import { rescreenPatient, type ScreenDeps } from '../screen/rescreen.js';
 import type { AlertsPort } from './alerts/port.js';
@@ -32,6 +35,7 @@ export interface Runtime {
   serve(): ServeDeps & { publicBaseUrl?: string };
   derive(): DeriveDeps;
   screen(): ScreenDeps;
+  predict(): PredictDeps;
   /** The "study data changed" consumers, in the order the local run calls them (in AWS each has its own queue). */
   consumers(): readonly ((event: StudyDataChanged) => Promise<void>)[];
 }
@@ -45,7 +49,10 @@ export function createRuntime(adapters: Adapters): Runtime {
   const { config, store, identity, events, alerts } = adapters;
   const logger = adapters.logger ?? new Logger({ serviceName: 'belimumab-sle' });
   const dir = config.FHIR_PROFILES_DIR;
-  const conformance = loadConformance({ base: config.CANONICAL_BASE, ...(dir ? { dir } : {}) });
+  const baseConformance = loadConformance({ base: config.CANONICAL_BASE, ...(dir ? { dir } : {}) });
+  const models = loadModels(dir ? `${dir}/models` : undefined);
+  // The prediction models are served as FHIR Libraries beside the other conformance resources.
+  const conformance = withResources(baseConformance, models.map((m) => toLibrary(m, baseConformance.base)));
   const codes = new StudyCodes(conformance);
   const rules = annotationRules(conformance);
   const aliases = unitAliases(conformance);
@@ -61,11 +68,17 @@ export function createRuntime(adapters: Adapters): Runtime {
     criteria ??= loadEligibilityCriteria(dir ? `${dir}/eligibility` : undefined);
     return { store, conformance, criteria, alerts, logger, now };
   };
+  let model: PredictionModel | undefined | null = null;
+  const predict = (): PredictDeps => {
+    if (model === null) model = activeModel(models);
+    return { store, conformance, model, logger, now };
+  };
   return {
     conformance,
     logger,
     derive,
     screen,
+    predict,
     consumers: () => [
       async (event) => {
         const summary = await recomputeSubject(event.patient, derive());
@@ -74,6 +87,10 @@ export function createRuntime(adapters: Adapters): Runtime {
       async (event) => {
         const overall = await rescreenPatient(event.patient, screen());
         logger.debug('Patient screened', { overall });
+      },
+      async (event) => {
+        const status = await repredictSubject(event.patient, predict());
+        logger.debug('Subject predicted', { status });
       },
     ],
     ingest: () => ({
@@ -95,4 +112,21 @@ export function createRuntime(adapters: Adapters): Runtime {
     }),
     serve: () => ({ conformance, store, logger, now, ...publicBaseUrl }),
   };
+}
+
+/**
+ * The conformance resources plus some the layer builds itself (the model Libraries), for serving.
+ * @param conformance - The loaded conformance resources.
+ * @param extra - Resources to add.
+ * @returns A Conformance whose `resources`, `get` and `byUrl` see the extra ones too.
+ */
+function withResources(conformance: Conformance, extra: readonly (Resource & { id: string; url?: string })[]): Conformance {
+  const resources = [...conformance.resources, ...extra];
+  return Object.assign(Object.create(conformance) as Conformance, {
+    resources,
+    get: <T extends Resource>(type: T['resourceType'], id: string): T | undefined =>
+      (extra.find((r) => r.resourceType === type && r.id === id) as T | undefined) ?? conformance.get<T>(type, id),
+    byUrl: <T extends Resource>(url: string): T | undefined =>
+      (extra.find((r) => r.url === url) as T | undefined) ?? conformance.byUrl<T>(url),
+  });
 }

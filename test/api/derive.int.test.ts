@@ -6,8 +6,8 @@ import { startTestApp, type TestApp } from '../support/local-app.js';
 // A subject who responds: SLEDAI-2K 16 at baseline (arthritis 4, rash 2, mucosal ulcers 2, proteinuria 4,
 // low complement 2, increased DNA binding 2: weights from sledai-2k.md §2), 2 at week 48 (rash), no new
 // BILAG A or B, PGA 1.5 → 0.5 (SRI-4 as defined in response-indices.md §1).
-const active = { c3: 0.6, c4: 0.08, dsdna: 180, uprot24: 1200, plt: 210, wbc: 5.1 };
-const quiet = { c3: 1.1, c4: 0.2, dsdna: 40, uprot24: 150, plt: 220, wbc: 5.4 };
+const active = { c3: 0.6, c4: 0.08, dsdna: 180, uprot24: 1200, plt: 210, wbc: 5.1, cd19: 14, nsmb: 9 };
+const quiet = { c3: 1.1, c4: 0.2, dsdna: 40, uprot24: 150, plt: 220, wbc: 5.4, cd19: 8, nsmb: 6 };
 const visits: VisitRecord[] = [
   { week: 0, present: ['arthritis', 'rash', 'mucosal-ulcers'], bilag: { musculoskeletal: 'B', mucocutaneous: 'B', renal: 'B' }, pga: 1.5, labs: active },
   { week: 2, present: ['arthritis', 'rash'], bilag: { musculoskeletal: 'B', mucocutaneous: 'C', renal: 'B' }, pga: 1.2, labs: active },
@@ -58,6 +58,19 @@ describe('Derived responder Observations through the local API', () => {
     expect(week48.valueCodeableConcept.coding[0].code).toBe('responder');
     expect(JSON.stringify(week48.category)).toContain('primary-endpoint');
     expect(week48.derivedFrom.length).toBeGreaterThan(0);
+  });
+
+  it('predicts week-48 response once the week-4 features are in, flagged preliminary and illustrative', async () => {
+    const [prediction] = await derived(patient, 'response-prediction');
+    expect(prediction.status).toBe('preliminary');
+    const probability = prediction.component.find((c: any) => c.code.coding[0].code === 'response-probability').valueQuantity;
+    expect(probability.code).toBe('1');
+    expect(probability.value).toBeGreaterThan(0);
+    expect(probability.value).toBeLessThan(1);
+    expect(['likely-responder', 'unlikely-responder']).toContain(prediction.valueCodeableConcept.coding[0].code);
+    expect(JSON.stringify(prediction.note)).toMatch(/ILLUSTRATIVE AND UNCALIBRATED/);
+    const { body } = await app.fetchFhir('/Library?_count=10');
+    expect(body.entry.map((e: any) => e.resource.url)).toContain(`${base}/Library/sri4-week4`);
   });
 
   it('changes no derived version when the same data is pushed again', async () => {

@@ -14,6 +14,7 @@ export const CONFORMANCE_TYPES = [
   'PlanDefinition',
   'ObservationDefinition',
   'Group',
+  'Library',
 ] as const;
 
 const CLINICAL_SEARCH: Record<string, readonly [string, string][]> = {
