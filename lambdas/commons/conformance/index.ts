@@ -48,12 +48,22 @@ export interface Conformance {
   /** ObservationDefinition for a standard code (canonical unit etc.). */
   observationDefinition(coding: Coding): ObservationDefinition | undefined;
   /** Profile-validate: returns issues (empty when valid). */
-  validateProfile(resource: Resource, profileUrl: string): OperationOutcomeIssue[];
+  validateProfile(resource: Resource, profileUrl: string, options?: ValidateProfileOptions): OperationOutcomeIssue[];
   /** Visit windows from the PlanDefinition: [{ code, display, startDay, endDay }] */
   visitWindows(): readonly VisitWindow[];
 }
 
 /** Options of {@link loadConformance}. */
+/** How much of the validation to run. */
+export interface ValidateProfileOptions {
+  /**
+   * Also validate against base R4 (default true). The ingest turns it off for what it mapped itself:
+   * every element of a mapped resource was copied from a source entry that passed base validation
+   * moments before, and running @medplum/core's validator twice was most of the ingest's time.
+   */
+  readonly base?: boolean;
+}
+
 export interface LoadOptions {
   /** Canonical base to rebase the study's URLs to (default {@link DEFAULT_BASE}). */
   readonly base?: string;
@@ -194,8 +204,8 @@ class LoadedConformance implements Conformance {
     return this.definitions.get(codingKey(coding.system, coding.code));
   }
 
-  public validateProfile(resource: Resource, profileUrl: string): OperationOutcomeIssue[] {
-    const issues = [...baseIssues(resource), ...this.validator.validate(resource, profileUrl)];
+  public validateProfile(resource: Resource, profileUrl: string, options: ValidateProfileOptions = {}): OperationOutcomeIssue[] {
+    const issues = [...(options.base === false ? [] : baseIssues(resource)), ...this.validator.validate(resource, profileUrl)];
     if (resource.resourceType === 'Observation') {
       issues.push(...this.unitIssues(resource));
     }

@@ -203,12 +203,7 @@ function patientKeys(entry: BundleEntry, source: SourceBundle): SourceKey[] {
 }
 
 async function annotateAll(states: EntryState[], deps: IngestDeps): Promise<void> {
-  const byPatient = new Map<string, (EntryState & { kind: 'mapped' })[]>();
-  for (const state of states) {
-    if (state.kind === 'mapped' && state.patient) {
-      byPatient.set(state.patient, [...(byPatient.get(state.patient) ?? []), state]);
-    }
-  }
+  const byPatient = groupByPatient(states.filter((s): s is EntryState & { kind: 'mapped' } => s.kind === 'mapped'));
   await Promise.all(
     [...byPatient].map(async ([patient, mine]) => {
       const timeline = await timelineOf(patient, mine.map((s) => s.resource), deps);
@@ -241,7 +236,9 @@ function profileValidate(states: EntryState[], conformance: Conformance): void {
     if (state.kind !== 'mapped') {
       return;
     }
-    const issues = conformance.validateProfile(state.resource, state.profile).filter((x) => x.severity === 'error' || x.severity === 'fatal');
+    const issues = conformance
+      .validateProfile(state.resource, state.profile, { base: false })
+      .filter((x) => x.severity === 'error' || x.severity === 'fatal');
     if (issues.length > 0) {
       states[i] = {
         kind: 'error',
@@ -273,14 +270,20 @@ function rejectDuplicates(states: EntryState[]): void {
   });
 }
 
-function eventsFor(mapped: readonly (EntryState & { kind: 'mapped' })[], now: Date): StudyDataChanged[] {
+function groupByPatient(mapped: readonly (EntryState & { kind: 'mapped' })[]): Map<string, (EntryState & { kind: 'mapped' })[]> {
   const byPatient = new Map<string, (EntryState & { kind: 'mapped' })[]>();
   for (const state of mapped) {
     if (state.patient) {
-      byPatient.set(state.patient, [...(byPatient.get(state.patient) ?? []), state]);
+      const list = byPatient.get(state.patient);
+      if (list) list.push(state);
+      else byPatient.set(state.patient, [state]);
     }
   }
-  return [...byPatient].map(([patient, states]) => {
+  return byPatient;
+}
+
+function eventsFor(mapped: readonly (EntryState & { kind: 'mapped' })[], now: Date): StudyDataChanged[] {
+  return [...groupByPatient(mapped)].map(([patient, states]) => {
     const digests = states.map((s) => `${s.resource.resourceType}/${s.resource.id}:${digest(s.resource)}`).sort();
     return {
       eventId: deterministicId('study-data-changed', patient, ...digests),
