@@ -12,6 +12,7 @@ import type { Bundle, OperationOutcomeIssue, Resource, SearchParameter } from '@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFhirJson } from '../../lambdas/commons/fhir/parse-body.js';
+import type { ValidateProfileOptions } from '../../lambdas/commons/conformance/index.js';
 import { ingestBundle, type IngestDeps } from '../../lambdas/ingest/core/ingest-bundle.js';
 import { memoryRuntime, SHARED_DATA } from '../lib/context.js';
 import { row, runFigure, type FigureRow } from '../lib/figure.js';
@@ -73,10 +74,10 @@ function timedDeps(base: IngestDeps, split: Split): IngestDeps {
       }
     },
     conformance: Object.assign(Object.create(conformance) as typeof conformance, {
-      validateProfile: (resource: Resource, profile: string): OperationOutcomeIssue[] => {
+      validateProfile: (resource: Resource, profile: string, options?: ValidateProfileOptions): OperationOutcomeIssue[] => {
         const start = performance.now();
         try {
-          return conformance.validateProfile(resource, profile);
+          return conformance.validateProfile(resource, profile, options);
         } finally {
           split.validateProfile += performance.now() - start;
         }
