@@ -26,7 +26,7 @@ const bundles: [string, unknown][] = [['sample lupus subject (local codes)', sam
 const synthea = resolve(import.meta.dirname, '../../shared/data/synthea');
 if (existsSync(synthea)) {
   const file = readdirSync(synthea).find((f) => f.endsWith('.json'));
-  if (file) bundles.push([`Synthea patient ${file.slice(0, 40)}…`, JSON.parse(readFileSync(join(synthea, file), 'utf8'))]);
+  if (file) bundles.push(["a Synthea patient (shared/data/synthea)", JSON.parse(readFileSync(join(synthea, file), "utf8"))]);
 }
 
 for (const [name, bundle] of bundles) {
