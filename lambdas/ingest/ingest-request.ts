@@ -46,9 +46,9 @@ export async function handleIngest(req: HttpRequest, deps: IngestHttpDeps): Prom
       statuses: countStatuses(result.response.entry?.map((e) => e.response?.status ?? '') ?? []),
       changedPatients: result.changed.length,
     });
-    await publishAndAck(deps.store, { publish: () => Promise.resolve() }, result.unchanged);
     try {
-      await publishAndAck(deps.store, deps.events, result.changed);
+      // Unchanged patients too: their event may be the one a failed earlier attempt never published.
+      await publishAndAck(deps.store, deps.events, [...result.changed, ...result.unchanged]);
     } catch (err) {
       // Committed already: the events stay in the outbox and the relay publishes them later.
       deps.logger.warn('Event publish deferred to the outbox relay', { error: (err as Error).name });
@@ -82,7 +82,10 @@ function typesOf(resource: Resource): Set<string> {
   if (resource.resourceType !== 'Bundle') {
     return new Set([resource.resourceType]);
   }
-  return new Set((resource.entry ?? []).map((e) => e.resource?.resourceType).filter((t): t is NonNullable<typeof t> => !!t));
+  // Not validated yet: `entry` may be anything, and the validator that runs next says what is wrong with it.
+  const entries: unknown[] = Array.isArray(resource.entry) ? resource.entry : [];
+  const types = entries.map((e) => (e as { resource?: { resourceType?: unknown } } | null)?.resource?.resourceType);
+  return new Set(types.filter((t): t is string => typeof t === 'string'));
 }
 
 function countStatuses(statuses: readonly string[]): Record<string, number> {

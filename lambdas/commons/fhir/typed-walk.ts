@@ -24,7 +24,8 @@ export interface WalkVisitor {
   value?(v: WalkedValue): void;
 }
 
-const PRIMITIVES = new Set([
+/** FHIR primitive type codes: their JSON values are strings, numbers or booleans, never objects. */
+export const PRIMITIVES: ReadonlySet<string> = new Set([
   'base64Binary', 'boolean', 'canonical', 'code', 'date', 'dateTime', 'decimal', 'id', 'instant', 'integer',
   'markdown', 'oid', 'positiveInt', 'string', 'time', 'unsignedInt', 'uri', 'url', 'uuid', 'xhtml',
   'http://hl7.org/fhirpath/System.String',

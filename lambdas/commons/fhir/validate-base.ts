@@ -7,6 +7,7 @@ import { checkIntegerRange } from './check-integer.js';
 import { checkNarrativeDiv } from './check-narrative.js';
 import { checkPeriod } from './check-period.js';
 import { checkResourceId } from './check-resource-id.js';
+import { checkValue } from './check-values.js';
 import { checkVitalSignCode } from './check-vital-signs.js';
 import { ensureDefinitions, resourceTypeNames } from './definitions.js';
 import { collectResourceTypes, walkResource } from './typed-walk.js';
@@ -44,8 +45,9 @@ export function extraBaseChecks(resource: Resource, options: ValidateBaseOptions
         issues.push(...(options.vitalSignsProfile === 'warning' ? vital.map((i) => ({ ...i, severity: 'warning' as const })) : vital));
       }
     },
-    value({ value, type, path }) {
-      issues.push(...checkNotEmpty(value, path));
+    value(walked) {
+      const { value, type, path } = walked;
+      issues.push(...checkNotEmpty(value, path), ...checkValue(walked));
       if (Array.isArray(value)) {
         return;
       }

@@ -9,6 +9,9 @@ const EXTRA_STATUS: Record<string, number> = {
   'unsupported-media-type': 415,
   unavailable: 503,
   'server-error': 500,
+  'invalid-query': 400,
+  'invalid-resource': 400,
+  conflict: 409,
 };
 
 /**
@@ -58,6 +61,15 @@ export const unavailable: OperationOutcome = fixed('unavailable', 'transient', '
 /** 500 with no detail: what went wrong stays in the (PHI-free) log, not in the answer. */
 export const serverFailure: OperationOutcome = fixed('server-error', 'exception', 'Internal error');
 
+/** The store's own errors (lambdas/commons/store/errors.ts), by name: their messages name no patient data. */
+const STORE_ERRORS: Record<string, ((message: string) => OperationOutcome) | undefined> = {
+  InvalidQueryError: (message) => fixed('invalid-query', 'invalid', message),
+  InvalidResourceError: (message) => fixed('invalid-resource', 'invalid', message),
+  ResourceTooLargeError: (message) => fixed('payload-too-large', 'too-costly', message),
+  StoreConflictError: () => ({ ...fixed('conflict', 'conflict', 'Another request is writing the same records; retry'), id: 'conflict' }),
+  StoreThrottledError: () => unavailable,
+};
+
 /** Store and network failures that a retry may cure. */
 const TRANSIENT = new Set([
   'ProvisionedThroughputExceededException',
@@ -82,6 +94,10 @@ export function outcomeOf(err: unknown): OperationOutcome {
     return err.outcome;
   }
   const name = (err as { name?: string; code?: string } | undefined)?.name ?? '';
+  const storeOutcome = STORE_ERRORS[name];
+  if (storeOutcome) {
+    return storeOutcome((err as Error).message);
+  }
   const code = (err as { code?: string } | undefined)?.code ?? '';
   return TRANSIENT.has(name) || TRANSIENT.has(code) ? unavailable : serverFailure;
 }

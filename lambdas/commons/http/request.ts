@@ -36,7 +36,8 @@ export function fromApiGateway(event: APIGatewayProxyEventV2WithJWTAuthorizer, p
   const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const rawPath = event.rawPath ?? '/';
   const path = rawPath.startsWith(FHIR_PREFIX) ? rawPath.slice(FHIR_PREFIX.length) || '/' : rawPath;
-  const query: Record<string, string | string[]> = {};
+  // No prototype: a parameter named `constructor` or `toString` must not find an inherited member.
+  const query: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
   for (const [key, value] of new URLSearchParams(event.rawQueryString ?? '')) {
     const prior = query[key];
     query[key] = prior === undefined ? value : [...(Array.isArray(prior) ? prior : [prior]), value];

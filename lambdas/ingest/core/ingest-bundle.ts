@@ -115,7 +115,12 @@ export async function ingestBundle(bundle: Resource, endpoint: IngestEndpoint, d
   const events = eventsFor(mapped.map((m) => m.state), deps.now());
   const provenance = await provenanceFor(source, mapped.map((m) => m.state.resource), deps);
   const writes = [...mapped.map((m) => m.state.resource), ...(provenance ? [provenance] : [])];
-  const results = writes.length > 0 ? await deps.store.commit(writes, { atomic, events }) : [];
+  if (!atomic && events.length > 0) {
+    // A batch commits entry by entry, so its events go to the outbox first: if the entries then fail
+    // half-way, the events are there for the relay, and consumers of an unchanged record change nothing.
+    await deps.store.commit([], { atomic: false, events });
+  }
+  const results = writes.length > 0 ? await deps.store.commit(writes, { atomic, ...(atomic ? { events } : {}) }) : [];
   const failure = results.find((r): r is Extract<WriteResult, { status: 'error' }> => r.status === 'error');
   if (atomic && failure) {
     throw failure.error;

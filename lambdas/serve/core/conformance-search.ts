@@ -31,7 +31,7 @@ export function searchConformance(
     if (IGNORED.has(key) || raw === undefined) {
       continue;
     }
-    const filter = FILTERS[key];
+    const filter = Object.hasOwn(FILTERS, key) ? FILTERS[key] : undefined;
     if (!filter) {
       throw new OperationOutcomeError(badRequest(`Search parameter '${key.slice(0, 40)}' is not supported on ${type}`, key));
     }

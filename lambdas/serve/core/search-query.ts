@@ -36,6 +36,16 @@ const IGNORED = new Set(['_format', '_pretty', '_summary', '_total']);
  */
 export function toStoreQuery(resourceType: ResourceType, query: Readonly<Record<string, string | string[] | undefined>>): StoreQuery {
   const request = parseSearchRequest(resourceType, query as Record<string, string | string[]>);
+  const unsupported = [
+    request.sortRules?.length ? '_sort' : undefined,
+    request.offset ? '_offset' : undefined,
+    request.include?.length ? '_include' : undefined,
+    request.revInclude?.length ? '_revinclude' : undefined,
+    request.fields?.length ? '_elements' : undefined,
+  ].filter((p): p is string => !!p);
+  if (unsupported.length > 0) {
+    throw new OperationOutcomeError(badRequest(`Search result parameter ${unsupported.join(', ')} is not supported`, unsupported[0]));
+  }
   const count = request.count ?? DEFAULT_COUNT;
   if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) {
     throw new OperationOutcomeError(badRequest(`_count must be an integer from 1 to ${MAX_COUNT}`, '_count'));
@@ -131,6 +141,11 @@ function interval(value: string, code: string): [string, string] {
   }
   const [, y, mo, d, h, mi, s, tz] = m;
   const year = Number(y);
+  const lastDay = mo === undefined ? 31 : new Date(Date.UTC(2000, Number(mo), 0)).getUTCDate();
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  if (year < 1000 || year > 9998 || (mo !== undefined && (Number(mo) < 1 || Number(mo) > 12)) || (d !== undefined && (Number(d) < 1 || Number(d) > lastDay || (mo === '02' && d === '29' && !leap)))) {
+    throw new OperationOutcomeError(badRequest(`Invalid date '${value.slice(0, 40)}'`, code));
+  }
   if (mo === undefined) {
     return [iso(Date.UTC(year, 0, 1)), iso(Date.UTC(year + 1, 0, 1))];
   }
