@@ -154,6 +154,9 @@ function checkBundle(resource: Resource, endpoint: IngestEndpoint, maxEntries: n
     const where = endpoint === 'system' ? 'POST /fhir takes a batch or transaction Bundle' : 'POST /fhir/Bundle takes a collection Bundle';
     throw new OperationOutcomeError(badRequest(`Bundle.type '${String(resource.type)}' is not accepted here: ${where}`, 'Bundle.type'));
   }
+  if (resource.entry !== undefined && (!Array.isArray(resource.entry) || resource.entry.some((e) => typeof e !== 'object' || e === null))) {
+    throw new OperationOutcomeError(badRequest('Bundle.entry must be an array of entries', 'Bundle.entry'));
+  }
   const count = resource.entry?.length ?? 0;
   if (count > maxEntries) {
     throw new TooManyEntriesError(count, maxEntries);

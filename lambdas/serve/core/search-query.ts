@@ -35,7 +35,14 @@ const IGNORED = new Set(['_format', '_pretty', '_summary', '_total']);
  * @returns The store query.
  */
 export function toStoreQuery(resourceType: ResourceType, query: Readonly<Record<string, string | string[] | undefined>>): StoreQuery {
-  const request = parseSearchRequest(resourceType, query as Record<string, string | string[]>);
+  let request: ReturnType<typeof parseSearchRequest>;
+  try {
+    request = parseSearchRequest(resourceType, query as Record<string, string | string[]>);
+  } catch (err) {
+    // The parser throws plain Errors on input it cannot read (e.g. a parameter named `constructor`,
+    // which it looks up among the type's search parameters and finds inherited): that is bad input.
+    throw err instanceof OperationOutcomeError ? err : new OperationOutcomeError(badRequest('Search parameters cannot be read'));
+  }
   const unsupported = [
     request.sortRules?.length ? '_sort' : undefined,
     request.offset ? '_offset' : undefined,
