@@ -7,21 +7,12 @@ import type { Bundle, Observation, Resource, ResourceType } from '@medplum/fhirt
 import { resolveSystem, studyUrls, visitCodeOf } from '../../derive/core/fhir-access.js';
 import type { StudyStore } from '../../commons/store/port.js';
 import { loadSubjectRecords } from '../../commons/subject-records.js';
+import { SUBJECT_TYPES } from '../../commons/study-types.js';
 import { assembleFeatures, type FeatureAssembly } from './features.js';
 import type { PredictionModel } from './model-spec.js';
 
 /** The types of a subject's study record read over REST (the store's patient compartment, as loadSubjectRecords reads it). */
-export const COHORT_TYPES: readonly ResourceType[] = [
-  'Patient',
-  'Observation',
-  'Condition',
-  'Encounter',
-  'AllergyIntolerance',
-  'MedicationAdministration',
-  'MedicationRequest',
-  'MedicationStatement',
-  'ResearchSubject',
-];
+export const COHORT_TYPES: readonly ResourceType[] = SUBJECT_TYPES;
 
 /** Where subjects and their records are read from. */
 export interface CohortSource {
