@@ -8,7 +8,7 @@ import { outcomeResponse, type HttpRequest, type HttpResponse } from '../commons
 import type { StoredResource, StudyStore } from '../commons/store/port.js';
 import { capabilityStatement, CONFORMANCE_TYPES, STORE_TYPES } from './core/capability-statement.js';
 import { searchConformance } from './core/conformance-search.js';
-import { toStoreQuery } from './core/search-query.js';
+import { MAX_COUNT, toStoreQuery } from './core/search-query.js';
 
 /** The serve function's ports. */
 export interface ServeDeps {
@@ -71,6 +71,9 @@ async function serveStore(
   deps: ServeDeps,
 ): Promise<HttpResponse> {
   if (id === undefined) {
+    if (req.query._summary === 'count') {
+      return { status: 200, body: { resourceType: 'Bundle', type: 'searchset', total: await countMatches(type, req, deps) } };
+    }
     const query = toStoreQuery(type, req.query);
     const page = await deps.store.search(query);
     return { status: 200, body: searchset(page.resources, req, page.next) };
@@ -95,6 +98,19 @@ async function serveStore(
     throw new OperationOutcomeError(badRequest('Invalid version id', 'vid'));
   }
   return found(await deps.store.vread(type, id, versionId));
+}
+
+/** `_summary=count`: the number of matches, counted page by page (the study's record counts are small). */
+async function countMatches(type: ResourceType, req: HttpRequest, deps: ServeDeps): Promise<number> {
+  const { _summary: _ignored, ...rest } = req.query;
+  let query = toStoreQuery(type, { ...rest, _count: String(MAX_COUNT) });
+  let total = 0;
+  for (;;) {
+    const page = await deps.store.search(query);
+    total += page.resources.length;
+    if (!page.next) return total;
+    query = { ...query, cursor: page.next };
+  }
 }
 
 function serveConformance(type: ResourceType, id: string | undefined, req: HttpRequest, deps: ServeDeps): HttpResponse {

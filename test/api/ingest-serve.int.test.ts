@@ -70,6 +70,9 @@ describe('Ingest and serve through the local API', () => {
       const expected = bundle.entry.filter((e: any) => ['777-3', '6690-2'].includes(e.resource.code?.coding?.[0]?.code)).length;
       expect(expected).toBeGreaterThan(0);
       expect(body.entry).toHaveLength(expected);
+      const counted = await app.fetchFhir('/Observation?code=http://loinc.org|777-3,http://loinc.org|6690-2&_summary=count');
+      expect(counted.body).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: expected });
+      expect(counted.body.entry).toBeUndefined();
       for (const { resource } of body.entry) {
         expect(resource.meta.profile[0]).toMatch(/\/StructureDefinition\//);
         expect(resource.code.coding[0].system).toBe('http://loinc.org');
