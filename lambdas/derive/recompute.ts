@@ -6,7 +6,7 @@ import { publishAndAck } from '../commons/events/relay.js';
 import { deterministicId } from '../commons/ids.js';
 import type { StudyDataChanged, StudyStore, WriteResult } from '../commons/store/port.js';
 import { hasProfile, loadSubjectRecords } from '../commons/subject-records.js';
-import { annotate, bodyWeightOf, clinicalDate, isStudyDrugAdministration, type AnnotationRules } from '../ingest/core/annotate.js';
+import { annotate, timelineFrom, type AnnotationRules } from '../ingest/core/annotate.js';
 import { DERIVED_PROFILE_IDS } from '../ingest/core/codes.js';
 import { deriveSubject } from './core/derive-subject.js';
 import type { DerivationRules } from './core/rules.js';
@@ -58,7 +58,7 @@ export async function recomputeSubject(patient: string, deps: DeriveDeps): Promi
     const problems = profile ? deps.conformance.validateProfile(observation, profile).filter((i) => i.severity === 'error') : [];
     if (problems.length > 0) {
       // A derived resource that fails its own profile is a defect of the layer, never of the patient's data.
-      deps.logger.error('Derived Observation fails its profile', { profile, issues: problems.length, first: problems[0]?.details?.text });
+      deps.logger.error('Derived Observation fails its profile', { profile, issues: problems.length, at: problems[0]?.expression?.[0] });
     }
   }
   const writes = [...revisited.values(), ...derived] as (Resource & { id: string })[];
@@ -85,13 +85,7 @@ export async function recomputeSubject(patient: string, deps: DeriveDeps): Promi
 
 /** Records whose study visit or dose annotation is stale now that day 0 and the weights are known. */
 function revisit(records: readonly Resource[], rules: AnnotationRules): Map<string, Resource> {
-  const infusions = records
-    .filter((r) => isStudyDrugAdministration(r, rules.studyDrug))
-    .map((r) => clinicalDate(r))
-    .filter((d): d is string => !!d)
-    .sort();
-  const weights = records.map((r) => bodyWeightOf(r, rules)).filter((w): w is { date: string; kg: number } => !!w);
-  const timeline = { ...(infusions[0] ? { day0: infusions[0] } : {}), weights };
+  const timeline = timelineFrom(records, rules);
   const changed = new Map<string, Resource>();
   for (const record of records) {
     const { meta, ...content } = record;

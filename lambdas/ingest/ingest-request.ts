@@ -5,7 +5,7 @@ import { principalFromClaims, requireScope } from '../commons/auth/index.js';
 import type { EventsPort } from '../commons/events/port.js';
 import { publishAndAck } from '../commons/events/relay.js';
 import { parseFhirJson } from '../commons/fhir/parse-body.js';
-import { methodNotAllowed, outcomeOf, payloadTooLarge } from '../commons/http/outcomes.js';
+import { errorLogFields, methodNotAllowed, outcomeOf, payloadTooLarge } from '../commons/http/outcomes.js';
 import { outcomeResponse, type HttpRequest, type HttpResponse } from '../commons/http/request.js';
 import { ingestBundle, type IngestDeps, type IngestEndpoint } from './core/ingest-bundle.js';
 
@@ -57,7 +57,7 @@ export async function handleIngest(req: HttpRequest, deps: IngestHttpDeps): Prom
   } catch (err) {
     const outcome = outcomeOf(err);
     if (!(err instanceof OperationOutcomeError)) {
-      deps.logger.error('Ingest failed', { error: (err as Error).name, message: (err as Error).message });
+      deps.logger.error('Ingest failed', errorLogFields(err));
     }
     return outcomeResponse(outcome);
   }

@@ -36,7 +36,7 @@ export async function repredictSubject(patient: string, deps: PredictDeps): Prom
   const profile = observation.meta?.profile?.[0];
   const problems = profile ? deps.conformance.validateProfile(observation, profile).filter((i) => i.severity === 'error') : [];
   if (problems.length > 0) {
-    deps.logger.error('Prediction fails its profile', { profile, issues: problems.length, first: problems[0]?.details?.text });
+    deps.logger.error('Prediction fails its profile', { profile, issues: problems.length, at: problems[0]?.expression?.[0] });
   }
   const [result] = await deps.store.commit([observation], { atomic: true });
   return result?.status ?? 'none';

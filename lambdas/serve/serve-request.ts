@@ -3,7 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
 import { principalFromClaims, requireScope } from '../commons/auth/index.js';
 import type { Conformance } from '../commons/conformance/index.js';
-import { methodNotAllowed, outcomeOf } from '../commons/http/outcomes.js';
+import { errorLogFields, methodNotAllowed, outcomeOf } from '../commons/http/outcomes.js';
 import { outcomeResponse, type HttpRequest, type HttpResponse } from '../commons/http/request.js';
 import type { StoredResource, StudyStore } from '../commons/store/port.js';
 import { capabilityStatement, CONFORMANCE_TYPES, STORE_TYPES } from './core/capability-statement.js';
@@ -56,7 +56,7 @@ export async function handleServe(req: HttpRequest, deps: ServeDeps): Promise<Ht
     return await serveStore(type, id, history, versionId, req, deps);
   } catch (err) {
     if (!(err instanceof OperationOutcomeError)) {
-      deps.logger.error('Serve failed', { error: (err as Error).name, message: (err as Error).message });
+      deps.logger.error('Serve failed', errorLogFields(err));
     }
     return outcomeResponse(outcomeOf(err));
   }

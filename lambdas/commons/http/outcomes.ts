@@ -101,3 +101,15 @@ export function outcomeOf(err: unknown): OperationOutcome {
   const code = (err as { code?: string } | undefined)?.code ?? '';
   return TRANSIENT.has(name) || TRANSIENT.has(code) ? unavailable : serverFailure;
 }
+
+/**
+ * What a log line may say about an unexpected error: its name and where it was thrown, never its
+ * message (a store or parser message can quote the values it choked on).
+ * @param err - What was thrown.
+ * @returns Log fields.
+ */
+export function errorLogFields(err: unknown): { error: string; at?: string } {
+  const e = err as { name?: string; stack?: string } | undefined;
+  const at = e?.stack?.split('\n').find((line) => line.trimStart().startsWith('at '))?.trim();
+  return { error: e?.name ?? typeof err, ...(at ? { at } : {}) };
+}

@@ -69,6 +69,22 @@ export function bodyWeightOf(resource: Resource, rules: AnnotationRules): { date
 }
 
 /**
+ * A subject's day 0 (its first completed study-drug infusion) and body weights, from its records.
+ * @param records - The subject's study resources (any types).
+ * @param rules - The study rules.
+ * @returns The timeline.
+ */
+export function timelineFrom(records: readonly Resource[], rules: AnnotationRules): SubjectTimeline {
+  const infusions = records
+    .filter((r) => isStudyDrugAdministration(r, rules.studyDrug))
+    .map((r) => clinicalDate(r))
+    .filter((d): d is string => !!d)
+    .sort();
+  const weights = records.map((r) => bodyWeightOf(r, rules)).filter((w): w is { date: string; kg: number } => !!w);
+  return { ...(infusions[0] ? { day0: infusions[0] } : {}), weights };
+}
+
+/**
  * Adds the study visit and study day (for dated Observations, administrations and encounters), and
  * completes a study-drug administration's dose: mg/kg from mg and the latest weight, or mg from mg/kg.
  * @param resource - A mapped study resource.

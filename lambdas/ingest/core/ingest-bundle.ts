@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Conformance } from '../../commons/conformance/index.js';
 import { deterministicId } from '../../commons/ids.js';
 import type { StudyDataChanged, StudyStore, IdentityStore, WriteResult } from '../../commons/store/port.js';
-import { annotate, bodyWeightOf, clinicalDate, isStudyDrugAdministration, type AnnotationRules, type SubjectTimeline } from './annotate.js';
+import { annotate, timelineFrom, type AnnotationRules, type SubjectTimeline } from './annotate.js';
 import type { StudyCodes} from './codes.js';
 import { UnknownLocalCodeError } from './codes.js';
 import { hospitalPatientKey, mapResource } from './map-resource.js';
@@ -229,14 +229,7 @@ async function timelineOf(patient: string, inBundle: readonly Resource[], deps: 
     deps.store.search({ resourceType: 'MedicationAdministration', patient, codes: [codeOf(studyDrug)], count: 1000 }),
     deps.store.search({ resourceType: 'Observation', patient, codes: [codeOf(bodyWeight)], count: 1000 }),
   ]);
-  const all = [...drug.resources, ...weight.resources, ...inBundle];
-  const infusions = all
-    .filter((r) => isStudyDrugAdministration(r, studyDrug))
-    .map((r) => clinicalDate(r))
-    .filter((d): d is string => !!d)
-    .sort();
-  const weights = all.map((r) => bodyWeightOf(r, deps.rules)).filter((w): w is { date: string; kg: number } => !!w);
-  return { ...(infusions[0] ? { day0: infusions[0] } : {}), weights };
+  return timelineFrom([...drug.resources, ...weight.resources, ...inBundle], deps.rules);
 }
 
 function profileValidate(states: EntryState[], conformance: Conformance): void {
