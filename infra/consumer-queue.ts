@@ -5,7 +5,7 @@ import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { CfnFunction, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -105,17 +105,38 @@ export class ConsumerQueue extends Construct {
   /**
    * Makes the function consume the queue; it reports the messages it failed (`batchItemFailures`) so that
    * only those are received again.
+   *
+   * The event source's maximum concurrency is set to the function's reserved concurrency: without it,
+   * Lambda's pollers invoke beyond the reservation, the throttled invocations return their messages to
+   * the queue, each return counts as a receive, and good messages reach the DLQ after maxReceiveCount
+   * throttles. SQS's maximum concurrency is at least 2, so a consumer must reserve at least 2.
    * @param consumer - The consumer function.
    * @param batchSize - Messages per invocation (default 10).
+   * @param maxConcurrency - Concurrent invocations from this queue (default: the function's reserved concurrency).
    */
-  attach(consumer: IFunction, batchSize = 10): void {
+  attach(consumer: IFunction, batchSize = 10, maxConcurrency?: number): void {
+    const reserved = reservedConcurrencyOf(consumer);
+    const concurrency = maxConcurrency ?? reserved;
+    if (concurrency !== undefined && (concurrency < 2 || (reserved !== undefined && concurrency > reserved))) {
+      throw new Error(
+        `${this.node.path}: the event source's maximum concurrency (${concurrency}) must be from 2 to the consumer's reserved concurrency (${reserved ?? 'none'})`,
+      );
+    }
     consumer.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize,
         reportBatchItemFailures: true,
+        ...(concurrency !== undefined ? { maxConcurrency: concurrency } : {}),
         // Above 10 messages Lambda requires a batching window.
         ...(batchSize > 10 ? { maxBatchingWindow: Duration.seconds(5) } : {}),
       }),
     );
   }
+}
+
+/** The reserved concurrency of a function defined in this app (undefined: none, or imported). */
+function reservedConcurrencyOf(fn: IFunction): number | undefined {
+  const cfn = fn.node.defaultChild;
+  const reserved = cfn instanceof CfnFunction ? cfn.reservedConcurrentExecutions : undefined;
+  return typeof reserved === 'number' && reserved > 0 ? reserved : undefined;
 }

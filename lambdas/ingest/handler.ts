@@ -1,10 +1,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { awsRuntime } from '../commons/aws-runtime.js';
+import { loadConfig } from '../commons/config.js';
+import { Deadline } from '../commons/http/deadline.js';
 import { fromApiGateway, toApiGateway } from '../commons/http/request.js';
+import { limits } from '../commons/limits.js';
 import { once } from '../commons/once.js';
+import { sourceKeyFromConfig } from '../commons/privacy/source-key.js';
 import { handleIngest, type IngestHttpDeps } from './ingest-request.js';
 
 /**
@@ -14,17 +19,25 @@ import { handleIngest, type IngestHttpDeps } from './ingest-request.js';
  * @returns The middy handler.
  */
 export function createIngestHandler(deps: () => IngestHttpDeps & { publicBaseUrl?: string }, logger: Logger) {
-  return middy<APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2>()
+  // middy's own early timeout is off: it would answer from outside the handler's error handling while
+  // the work went on and committed. The handler keeps its deadline itself (see Deadline).
+  return middy<APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2>({ timeoutEarlyInMillis: 0 })
     .use(injectLambdaContext(logger))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       const d = deps();
-      return toApiGateway(await handleIngest(fromApiGateway(event, d.publicBaseUrl), d));
+      const deadline = Deadline.fromContext(context, limits().DEADLINE_MARGIN_MS);
+      return toApiGateway(await handleIngest(fromApiGateway(event, d.publicBaseUrl, deadline), d));
     });
 }
 
 const logger = new Logger({ serviceName: 'ingest' });
 
 export const handler = createIngestHandler(
-  once(() => awsRuntime(logger).ingest()),
+  once(() => {
+    const config = loadConfig();
+    // The source-identifier key: a secret under its own KMS key that only this function may read.
+    const sourceKey = sourceKeyFromConfig(config, () => new SecretsManagerClient({ region: config.AWS_REGION }));
+    return { ...awsRuntime(logger).ingest(), sourceKey };
+  }),
   logger,
 );

@@ -1,11 +1,14 @@
 import { OperationOutcomeError } from '@medplum/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Resource } from '@medplum/fhirtypes';
-import { principalFromClaims, requireScope } from '../commons/auth/index.js';
+import { parseScope, principalFromClaims, requireScope, type Principal } from '../commons/auth/index.js';
 import type { EventsPort } from '../commons/events/port.js';
 import { publishAndAck } from '../commons/events/relay.js';
+import { checkFanOut } from '../commons/fhir/check-fan-out.js';
 import { parseFhirJson } from '../commons/fhir/parse-body.js';
-import { errorLogFields, methodNotAllowed, outcomeOf, payloadTooLarge } from '../commons/http/outcomes.js';
+import { Deadline, DeadlineExceededError, storeWithDeadline, withinDeadline } from '../commons/http/deadline.js';
+import { deadlineExceeded, errorLogFields, methodNotAllowed, outcomeOf, payloadTooLarge } from '../commons/http/outcomes.js';
+import { limits as processLimits, type Limits } from '../commons/limits.js';
 import { outcomeResponse, type HttpRequest, type HttpResponse } from '../commons/http/request.js';
 import { ingestBundle, type IngestDeps, type IngestEndpoint } from './core/ingest-bundle.js';
 
@@ -15,6 +18,8 @@ export interface IngestHttpDeps extends IngestDeps {
   readonly logger: Logger;
   readonly maxBodyBytes: number;
   readonly maxDepth: number;
+  /** Cost limits (default: from the environment, see lambdas/commons/limits.ts). */
+  readonly limits?: Limits;
 }
 
 /**
@@ -24,9 +29,17 @@ export interface IngestHttpDeps extends IngestDeps {
  * @returns The batch/transaction response, or an OperationOutcome.
  */
 export async function handleIngest(req: HttpRequest, deps: IngestHttpDeps): Promise<HttpResponse> {
+  const deadline = req.deadline ?? new Deadline(Number.POSITIVE_INFINITY);
+  return withinDeadline(deadline, () => ingestWithin(req, deps, deadline), () => outcomeResponse(deadlineExceeded));
+}
+
+async function ingestWithin(req: HttpRequest, deps: IngestHttpDeps, deadline: Deadline): Promise<HttpResponse> {
+  const limits = deps.limits ?? processLimits();
   try {
     const endpoint = routeOf(req);
     const principal = principalFromClaims(req.claims ?? {});
+    // Before the body is read: a caller who may create nothing gets its 403 for free.
+    requireSomeCreateScope(principal);
     if (!req.body || req.body.length === 0) {
       throw new OperationOutcomeError({
         resourceType: 'OperationOutcome',
@@ -36,11 +49,16 @@ export async function handleIngest(req: HttpRequest, deps: IngestHttpDeps): Prom
     if (req.body.length > deps.maxBodyBytes) {
       throw new OperationOutcomeError(payloadTooLarge(deps.maxBodyBytes));
     }
+    if ((req.deliveredBodyBytes ?? req.body.length) > limits.MAX_EVENT_BODY_BYTES) {
+      throw new OperationOutcomeError(payloadTooLarge(limits.MAX_EVENT_BODY_BYTES));
+    }
     const bundle = parseFhirJson(req.body, { maxDepth: deps.maxDepth });
     for (const type of typesOf(bundle)) {
       requireScope(principal, type, 'c');
     }
-    const result = await ingestBundle(bundle, endpoint, deps);
+    checkFanOut(bundle, limits);
+    const store = storeWithDeadline(deps.store, deadline, limits.COMMIT_RESERVE_MS);
+    const result = await ingestBundle(bundle, endpoint, { ...deps, store });
     deps.logger.info('Bundle ingested', {
       entries: result.response.entry?.length ?? 0,
       statuses: countStatuses(result.response.entry?.map((e) => e.response?.status ?? '') ?? []),
@@ -56,7 +74,10 @@ export async function handleIngest(req: HttpRequest, deps: IngestHttpDeps): Prom
     return { status: 200, body: result.response };
   } catch (err) {
     const outcome = outcomeOf(err);
-    if (!(err instanceof OperationOutcomeError)) {
+    if (err instanceof DeadlineExceededError) {
+      // Expected under load: nothing was committed and the caller is told to retry.
+      deps.logger.warn('Ingest stopped at its commit point: out of time', { remainingMs: Math.round(deadline.remaining()) });
+    } else if (!(err instanceof OperationOutcomeError)) {
       deps.logger.error('Ingest failed', errorLogFields(err));
     }
     return outcomeResponse(outcome);
@@ -76,6 +97,22 @@ function routeOf(req: HttpRequest): IngestEndpoint {
     throw new OperationOutcomeError(methodNotAllowed(req.method, path));
   }
   return path === '/' ? 'system' : 'Bundle';
+}
+
+/**
+ * Refuses a caller with no create scope at all before any of its body is parsed; which types it may
+ * create is checked once the body names them.
+ * @param principal - The verified caller.
+ */
+function requireSomeCreateScope(principal: Principal): void {
+  const any = principal.scopes.some((raw) => {
+    const scope = parseScope(raw);
+    return scope.kind === 'resource' && scope.context === 'system' && scope.restriction === undefined && scope.interactions.has('c');
+  });
+  if (!any) {
+    // The same 403 the per-type check gives, naming the interaction and not the body's content.
+    requireScope(principal, 'Bundle', 'c');
+  }
 }
 
 function typesOf(resource: Resource): Set<string> {

@@ -3,7 +3,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { awsRuntime } from '../commons/aws-runtime.js';
+import { Deadline } from '../commons/http/deadline.js';
 import { fromApiGateway, toApiGateway } from '../commons/http/request.js';
+import { limits } from '../commons/limits.js';
 import { once } from '../commons/once.js';
 import { handleServe, type ServeDeps } from './serve-request.js';
 
@@ -14,11 +16,14 @@ import { handleServe, type ServeDeps } from './serve-request.js';
  * @returns The middy handler.
  */
 export function createServeHandler(deps: () => ServeDeps & { publicBaseUrl?: string }, logger: Logger) {
-  return middy<APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2>()
+  // middy's own early timeout is off: it would answer from outside the handler's error handling while
+  // the work went on and committed. The handler keeps its deadline itself (see Deadline).
+  return middy<APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2>({ timeoutEarlyInMillis: 0 })
     .use(injectLambdaContext(logger))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       const d = deps();
-      return toApiGateway(await handleServe(fromApiGateway(event, d.publicBaseUrl), d));
+      const deadline = Deadline.fromContext(context, limits().DEADLINE_MARGIN_MS);
+      return toApiGateway(await handleServe(fromApiGateway(event, d.publicBaseUrl, deadline), d));
     });
 }
 

@@ -23,6 +23,7 @@ beforeAll(() => {
     handler: 'index.handler',
     code: Code.fromInline('export const handler = async () => ({ batchItemFailures: [] });'),
     timeout: Duration.seconds(30),
+    reservedConcurrentExecutions: 5,
   });
   const queue = new ConsumerQueue(stack, 'ScreenEvents', {
     prefix: 'nct04893161-test',
@@ -73,6 +74,31 @@ describe('ConsumerQueue', () => {
       BatchSize: 10,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
+  });
+
+  // Issue 14: reserved concurrency 5 with no event-source maximum let throttled receives push good messages to the DLQ.
+  it('caps the event source at the consumer reserved concurrency, so throttling never counts as a receive', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 5 } });
+  });
+
+  it('refuses a consumer whose reservation is below what SQS maximum concurrency allows (2)', () => {
+    const stack = new Stack(new App({ context: cdkJsonContext() }), 'TooFew', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const key = new Key(stack, 'Key', { enableKeyRotation: true });
+    const fn = new LambdaFunction(stack, 'Fn', {
+      runtime: Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: Code.fromInline('export const handler = async () => ({ batchItemFailures: [] });'),
+      reservedConcurrentExecutions: 1,
+    });
+    const queue = new ConsumerQueue(stack, 'Q', {
+      prefix: 'p',
+      consumer: 'c',
+      bus: new EventBus(stack, 'Bus'),
+      key,
+      alarmTopic: new Topic(stack, 'Ops', { masterKey: key, enforceSSL: true }),
+      consumerTimeout: Duration.seconds(30),
+    });
+    expect(() => queue.attach(fn)).toThrow(/maximum concurrency \(1\) must be from 2/);
   });
 
   it('alarms on any message in the DLQ and on a stuck queue', () => {

@@ -1,6 +1,5 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import type { StudyDataChanged } from '../store/port.js';
 
@@ -24,26 +23,68 @@ export function studyEventOf(record: SQSRecord): StudyDataChanged {
   return envelope.parse(JSON.parse(record.body)).detail;
 }
 
+/** Subjects of one batch processed side by side; each subject's own events run one after another. */
+const SUBJECTS_IN_PARALLEL = 4;
+
 /**
  * An SQS consumer of study events with partial batch failure reporting: a record whose processing
  * throws is retried alone (and lands in the DLQ after maxReceiveCount), the others are deleted.
- * Consumers are idempotent by construction (deterministic ids, unchanged writes are no-ops), so a
- * redelivered or duplicated event changes nothing.
+ *
+ * One ordering per subject, as locally: the batch is grouped by subject and a subject's events run
+ * one at a time, in the order SQS delivered them (under Powertools' BatchProcessor two events of one
+ * patient ran in parallel and one failed with a store conflict). Once one of a subject's events
+ * fails, its later events in the batch are failed without running, so a retry sees them in order.
+ * Every failed record is logged with its message id, event id and error class, never a message
+ * (it may quote the data). Consumers are idempotent (deterministic ids, unchanged writes are
+ * no-ops), so a redelivered event changes nothing.
  * @param consume - What to do with one event.
  * @param logger - The function's logger.
  * @returns The Lambda handler body.
  */
 export function studyEventConsumer(consume: (event: StudyDataChanged) => Promise<void>, logger: Logger) {
-  const processor = new BatchProcessor(EventType.SQS);
-  return (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-    processPartialResponse(
-      event,
-      async (record: SQSRecord) => {
-        const study = studyEventOf(record);
-        await consume(study);
-        logger.debug('Study event consumed', { eventId: study.eventId });
-      },
-      processor,
-      { context },
-    );
+  return async (event: SQSEvent, _context?: Context): Promise<SQSBatchResponse> => {
+    const failures: SQSBatchItemFailure[] = [];
+    const bySubject = new Map<string, { record: SQSRecord; study: StudyDataChanged }[]>();
+    for (const record of event.Records) {
+      let study: StudyDataChanged;
+      try {
+        study = studyEventOf(record);
+      } catch (err) {
+        logger.error('Study event unreadable', { messageId: record.messageId, error: (err as Error)?.name ?? typeof err });
+        failures.push({ itemIdentifier: record.messageId });
+        continue;
+      }
+      const queue = bySubject.get(study.patient) ?? [];
+      queue.push({ record, study });
+      bySubject.set(study.patient, queue);
+    }
+    const subjects = [...bySubject.values()];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < subjects.length) {
+        const events = subjects[next++] ?? [];
+        let failed = false;
+        for (const { record, study } of events) {
+          if (failed) {
+            logger.warn('Study event deferred behind a failed event of its subject', { messageId: record.messageId, eventId: study.eventId });
+            failures.push({ itemIdentifier: record.messageId });
+            continue;
+          }
+          try {
+            await consume(study);
+            logger.debug('Study event consumed', { eventId: study.eventId });
+          } catch (err) {
+            failed = true;
+            logger.error('Study event failed', { messageId: record.messageId, eventId: study.eventId, error: (err as Error)?.name ?? typeof err });
+            failures.push({ itemIdentifier: record.messageId });
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SUBJECTS_IN_PARALLEL, subjects.length) }, worker));
+    // SQS retries the reported records; in delivery order so that a log reads naturally.
+    const order = new Map(event.Records.map((r, i) => [r.messageId, i]));
+    failures.sort((a, b) => (order.get(a.itemIdentifier) ?? 0) - (order.get(b.itemIdentifier) ?? 0));
+    return { batchItemFailures: failures };
+  };
 }

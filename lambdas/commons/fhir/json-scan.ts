@@ -163,17 +163,91 @@ class SyntaxDiagnoser {
     }
   }
 
+  /**
+   * Reads one JSON value with an explicit stack of open containers: no recursion, so any nesting
+   * depth (`[` a million times) costs memory proportional to the input, never the call stack.
+   */
   private value(): void {
     const t = this.text;
-    if (this.pos >= t.length) {
-      this.fail('unexpected end of input');
+    const open: number[] = [];
+    for (;;) {
+      // A value is expected here.
+      this.skipWhitespace();
+      if (this.pos >= t.length) {
+        this.fail('unexpected end of input');
+      }
+      const c = t.charCodeAt(this.pos);
+      let opened = false;
+      if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        const close = c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET;
+        this.pos++;
+        this.skipWhitespace();
+        if (t.charCodeAt(this.pos) === close) {
+          this.pos++;
+        } else {
+          open.push(c);
+          if (c === OPEN_BRACE) {
+            this.memberName();
+          }
+          opened = true;
+        }
+      } else {
+        this.scalar(c);
+      }
+      if (opened) {
+        continue;
+      }
+      // A value ended: close what it completes, until a comma asks for the next value.
+      for (;;) {
+        const top = open[open.length - 1];
+        if (top === undefined) {
+          return;
+        }
+        this.skipWhitespace();
+        const close = top === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET;
+        const d = t.charCodeAt(this.pos);
+        if (d === close) {
+          this.pos++;
+          open.pop();
+          continue;
+        }
+        if (d !== 0x2c) {
+          this.fail(this.pos >= t.length ? 'unexpected end of input' : 'a comma is missing');
+        }
+        this.pos++;
+        this.skipWhitespace();
+        if (t.charCodeAt(this.pos) === close) {
+          this.fail(top === OPEN_BRACE ? 'extra comma at the end of an object' : 'extra comma at the end of an array');
+        }
+        if (top === OPEN_BRACE) {
+          this.memberName();
+        }
+        break;
+      }
     }
-    const c = t.charCodeAt(this.pos);
-    if (c === OPEN_BRACE) {
-      this.object();
-    } else if (c === OPEN_BRACKET) {
-      this.array();
-    } else if (c === QUOTE) {
+  }
+
+  /** A property name and its colon; the value follows. */
+  private memberName(): void {
+    this.skipWhitespace();
+    const c = this.text.charCodeAt(this.pos);
+    if (c !== QUOTE) {
+      if (this.identCharAt(this.pos) || c === 0x27) {
+        this.fail('a property name has no double quotes around it');
+      }
+      this.fail(this.pos >= this.text.length ? 'unexpected end of input' : 'expected a property name');
+    }
+    this.string();
+    this.skipWhitespace();
+    if (this.text.charCodeAt(this.pos) !== COLON) {
+      this.fail("expected ':' after a property name");
+    }
+    this.pos++;
+  }
+
+  private scalar(c: number): void {
+    const t = this.text;
+    if (c === QUOTE) {
       this.string();
     } else if (t.startsWith('true', this.pos) && !this.identCharAt(this.pos + 4)) {
       this.pos += 4;
@@ -241,72 +315,6 @@ class SyntaxDiagnoser {
       i++;
     }
     this.fail('unterminated string', start);
-  }
-
-  private object(): void {
-    this.pos++;
-    this.skipWhitespace();
-    if (this.text.charCodeAt(this.pos) === CLOSE_BRACE) {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.skipWhitespace();
-      const c = this.text.charCodeAt(this.pos);
-      if (c === CLOSE_BRACE) {
-        this.fail('extra comma at the end of an object');
-      }
-      if (c !== QUOTE) {
-        if (this.identCharAt(this.pos) || c === 0x27) {
-          this.fail('a property name has no double quotes around it');
-        }
-        this.fail(this.pos >= this.text.length ? 'unexpected end of input' : 'expected a property name');
-      }
-      this.string();
-      this.skipWhitespace();
-      if (this.text.charCodeAt(this.pos) !== COLON) {
-        this.fail("expected ':' after a property name");
-      }
-      this.pos++;
-      this.skipWhitespace();
-      this.value();
-      this.skipWhitespace();
-      const d = this.text.charCodeAt(this.pos);
-      if (d === CLOSE_BRACE) {
-        this.pos++;
-        return;
-      }
-      if (d !== 0x2c) {
-        this.fail(this.pos >= this.text.length ? 'unexpected end of input' : 'a comma is missing');
-      }
-      this.pos++;
-    }
-  }
-
-  private array(): void {
-    this.pos++;
-    this.skipWhitespace();
-    if (this.text.charCodeAt(this.pos) === CLOSE_BRACKET) {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.skipWhitespace();
-      if (this.text.charCodeAt(this.pos) === CLOSE_BRACKET) {
-        this.fail('extra comma at the end of an array');
-      }
-      this.value();
-      this.skipWhitespace();
-      const d = this.text.charCodeAt(this.pos);
-      if (d === CLOSE_BRACKET) {
-        this.pos++;
-        return;
-      }
-      if (d !== 0x2c) {
-        this.fail(this.pos >= this.text.length ? 'unexpected end of input' : 'a comma is missing');
-      }
-      this.pos++;
-    }
   }
 }
 

@@ -39,7 +39,7 @@ const keyTypeCache = new WeakMap<InternalTypeSchema, Map<string, string>>();
  * @param schema - The type schema.
  * @returns Property name to type code.
  */
-function keyTypes(schema: InternalTypeSchema): Map<string, string> {
+export function keyTypes(schema: InternalTypeSchema): Map<string, string> {
   let map = keyTypeCache.get(schema);
   if (!map) {
     map = new Map();

@@ -7,9 +7,12 @@ import { checkIntegerRange } from './check-integer.js';
 import { checkNarrativeDiv } from './check-narrative.js';
 import { checkPeriod } from './check-period.js';
 import { checkResourceId } from './check-resource-id.js';
+import { checkShape } from './check-shape.js';
 import { checkValue } from './check-values.js';
 import { checkVitalSignCode } from './check-vital-signs.js';
+import { limits } from '../limits.js';
 import { ensureDefinitions, resourceTypeNames } from './definitions.js';
+import { isBlocking } from './issues.js';
 import { collectResourceTypes, walkResource } from './typed-walk.js';
 
 const INTEGER_TYPES = new Set(['integer', 'positiveInt', 'unsignedInt']);
@@ -23,6 +26,28 @@ export interface ValidateBaseOptions {
    * whole for it.
    */
   readonly vitalSignsProfile?: 'error' | 'warning';
+  /** Validation stops after this many issues (default: the MAX_ISSUES limit). */
+  readonly maxIssues?: number;
+}
+
+/** Thrown inside the walk to stop it once enough issues are found. */
+class EnoughIssues extends Error {}
+const STOP = new EnoughIssues('enough issues');
+
+/**
+ * Cuts a list of issues at `max` and says so, so that a sender knows more may follow.
+ * @param issues - All issues found.
+ * @param max - How many to keep.
+ * @returns At most `max` issues, plus one issue saying that validation stopped when the cap was reached.
+ */
+export function capIssues(issues: OperationOutcomeIssue[], max: number): OperationOutcomeIssue[] {
+  if (issues.length < max) return issues;
+  const kept = issues.slice(0, max);
+  // An error when errors were found, so that callers who keep only blocking issues still say it stopped.
+  const severity = kept.some(isBlocking) ? 'error' : 'warning';
+  // Located where the last kept issue is, so that a batch reports it with that entry's issues.
+  const where = kept.at(-1)?.expression;
+  return [...kept, { severity, code: 'too-costly', details: { text: `Validation stopped after ${max} issues (MAX_ISSUES)` }, ...(where ? { expression: where } : {}) }];
 }
 
 /**
@@ -34,33 +59,53 @@ export interface ValidateBaseOptions {
  */
 export function extraBaseChecks(resource: Resource, options: ValidateBaseOptions = {}): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
+  const max = options.maxIssues ?? limits().MAX_ISSUES;
   const types = resourceTypeNames();
+  const add = (found: readonly OperationOutcomeIssue[]): void => {
+    for (const issue of found) {
+      issues.push(issue);
+      if (issues.length >= max) throw STOP;
+    }
+  };
+  try {
+    walk(resource, add, types, options);
+  } catch (err) {
+    if (err !== STOP) throw err;
+  }
+  return issues.slice(0, max);
+}
+
+function walk(
+  resource: Resource,
+  add: (found: readonly OperationOutcomeIssue[]) => void,
+  types: ReturnType<typeof resourceTypeNames>,
+  options: ValidateBaseOptions,
+): void {
   walkResource(resource, {
     resource(r, path) {
-      issues.push(...checkResourceId(r, path), ...checkContainedReferenced(r, path));
+      add([...checkResourceId(r, path), ...checkContainedReferenced(r, path)]);
       if (r.resourceType === 'Bundle') {
-        issues.push(...checkBundle(r, path, types));
+        add(checkBundle(r, path, types));
       } else if (r.resourceType === 'Observation') {
         const vital = checkVitalSignCode(r, path);
-        issues.push(...(options.vitalSignsProfile === 'warning' ? vital.map((i) => ({ ...i, severity: 'warning' as const })) : vital));
+        add(options.vitalSignsProfile === 'warning' ? vital.map((i) => ({ ...i, severity: 'warning' as const })) : vital);
       }
     },
     value(walked) {
       const { value, type, path } = walked;
-      issues.push(...checkNotEmpty(value, path), ...checkValue(walked));
+      add([...checkNotEmpty(value, path), ...checkValue(walked)]);
       if (Array.isArray(value)) {
         return;
       }
       if (type === 'Period' && typeof value === 'object' && value !== null) {
-        issues.push(...checkPeriod(value, path));
+        add(checkPeriod(value, path));
       } else if (type === 'xhtml') {
-        issues.push(...checkNarrativeDiv(value, path));
+        add(checkNarrativeDiv(value, path));
       } else if (INTEGER_TYPES.has(type)) {
-        issues.push(...checkIntegerRange(value, path));
+        add(checkIntegerRange(value, path));
       }
     },
   });
-  return issues;
 }
 
 /**
@@ -78,17 +123,41 @@ export function extraBaseChecks(resource: Resource, options: ValidateBaseOptions
  */
 export function validateBase(resource: Resource, options: ValidateBaseOptions = {}): OperationOutcomeIssue[] {
   ensureDefinitions(collectResourceTypes(resource));
+  const max = options.maxIssues ?? limits().MAX_ISSUES;
+  // Values of the wrong JSON kind first: the validator below does per-character work on them. It then
+  // runs on a copy without them, so that the other resources' problems are still found.
+  let shape = checkShape(resource, max);
+  if (shape.length >= max) {
+    // Too many to go on; the ids still, first: later steps key the store and identity table on them.
+    const ids: OperationOutcomeIssue[] = [];
+    walkResource(resource, { resource: (r, path) => void ids.push(...checkResourceId(r, path)) });
+    return capIssues([...ids.slice(0, max), ...shape], max);
+  }
+  const pruned: string[] = [];
+  let target = resource;
+  if (shape.length > 0) {
+    target = structuredClone(resource);
+    shape = checkShape(target, max, pruned);
+  }
   let issues: OperationOutcomeIssue[];
   try {
-    issues = validateResource(resource);
+    issues = validateResource(target);
   } catch (err) {
     // validateResource throws once it has found an error; the outcome carries all its issues.
     issues = err instanceof OperationOutcomeError ? [...(err.outcome.issue ?? [])] : [...(normalizeOperationOutcome(err).issue ?? [])];
   }
+  // What the validator says of a pruned property ("missing required") the shape issue already said.
+  if (pruned.length > 0) {
+    const about = (i: OperationOutcomeIssue, p: string): boolean => {
+      const at = i.expression?.[0] ?? '';
+      return at === p || at.startsWith(`${p}.`) || at.startsWith(`${p}[`);
+    };
+    issues = [...shape, ...issues.slice(0, 4 * max).filter((i) => !pruned.some((p) => about(i, p)))];
+  }
   try {
-    issues.push(...extraBaseChecks(resource, options));
+    if (issues.length < max) issues.push(...extraBaseChecks(target, { ...options, maxIssues: max - issues.length }));
   } catch (err) {
     issues.push(...(normalizeOperationOutcome(err).issue ?? []));
   }
-  return issues;
+  return capIssues(issues, max);
 }

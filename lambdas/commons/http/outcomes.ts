@@ -5,6 +5,10 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 const EXTRA_STATUS: Record<string, number> = {
   'payload-too-large': 413,
   'too-many-entries': 413,
+  'too-costly-request': 413,
+  'too-costly-resource': 422,
+  'uri-too-long': 414,
+  deadline: 503,
   'method-not-allowed': 405,
   'unsupported-media-type': 415,
   unavailable: 503,
@@ -33,7 +37,7 @@ function fixed(id: string, code: NonNullable<OperationOutcome['issue']>[number][
  * @returns The outcome.
  */
 export function payloadTooLarge(limit: number): OperationOutcome {
-  return fixed('payload-too-large', 'too-costly', `Request body exceeds ${limit} bytes`);
+  return fixed('payload-too-large', 'too-costly', `Request body exceeds ${limit} bytes as delivered to the function`);
 }
 
 /**
@@ -58,6 +62,30 @@ export function unsupportedMediaType(contentType: string): OperationOutcome {
 /** 503: a dependency (the store) failed or throttled; the request may be retried. */
 export const unavailable: OperationOutcome = fixed('unavailable', 'transient', 'The service is temporarily unavailable; retry the request');
 
+/** 503: the request ran out of time before its commit point; nothing of it was stored. */
+export const deadlineExceeded: OperationOutcome = fixed(
+  'deadline',
+  'timeout',
+  'The request could not finish in time and nothing of it was stored; retry it, or send it in smaller parts',
+);
+
+/**
+ * 414: a query string longer than the layer reads.
+ * @param limit - The limit in characters.
+ * @returns The outcome.
+ */
+export function uriTooLong(limit: number): OperationOutcome {
+  return fixed('uri-too-long', 'too-costly', `The query string exceeds ${limit} characters (MAX_QUERY_CHARS)`);
+}
+
+/**
+ * 404 for a path no route serves (API Gateway's `$default` route, and unknown paths below /fhir).
+ * @returns The outcome.
+ */
+export function noRoute(): OperationOutcome {
+  return fixed('not-found', 'not-found', 'No route serves this path');
+}
+
 /** 500 with no detail: what went wrong stays in the (PHI-free) log, not in the answer. */
 export const serverFailure: OperationOutcome = fixed('server-error', 'exception', 'Internal error');
 
@@ -68,6 +96,7 @@ const STORE_ERRORS: Record<string, ((message: string) => OperationOutcome) | und
   ResourceTooLargeError: (message) => fixed('payload-too-large', 'too-costly', message),
   StoreConflictError: () => ({ ...fixed('conflict', 'conflict', 'Another request is writing the same records; retry'), id: 'conflict' }),
   StoreThrottledError: () => unavailable,
+  DeadlineExceededError: () => deadlineExceeded,
 };
 
 /** Store and network failures that a retry may cure. */

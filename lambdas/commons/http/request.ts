@@ -1,5 +1,7 @@
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { limits } from '../limits.js';
+import type { Deadline } from './deadline.js';
 import { httpStatus } from './outcomes.js';
 
 /** A request as the FHIR cores see it: no Lambda or Node types. */
@@ -14,6 +16,24 @@ export interface HttpRequest {
   readonly claims?: Readonly<Record<string, unknown>>;
   /** Absolute base URL of the FHIR API as the client called it (for `Bundle.link` and locations). */
   readonly baseUrl: string;
+  /** Size of the body as the function received it (JSON-escaped text or base64): what Lambda's 6 MB limit counts. */
+  readonly deliveredBodyBytes?: number;
+  /** When the answer must be written; absent: no deadline (unit tests). */
+  readonly deadline?: Deadline;
+  /** No route of the API matched (API Gateway's `$default` route, or a path outside /fhir). */
+  readonly unrouted?: boolean;
+}
+
+/**
+ * The body's size as it travels inside the Lambda event: base64 text, or text that JSON escapes
+ * (quotes, backslashes, control characters) inside the event's own JSON. Lambda's 6 MB invocation
+ * limit counts this, not the raw body, so a limit on the raw body could never fire in AWS.
+ * @param event - The event.
+ * @returns Bytes.
+ */
+export function deliveredBodyBytes(event: Pick<APIGatewayProxyEventV2WithJWTAuthorizer, 'body' | 'isBase64Encoded'>): number {
+  if (event.body === undefined) return 0;
+  return event.isBase64Encoded ? event.body.length : Buffer.byteLength(JSON.stringify(event.body), 'utf8') - 2;
 }
 
 /** A response of the FHIR cores. */
@@ -30,9 +50,10 @@ export const FHIR_PREFIX = '/fhir';
  * Reads an API Gateway HTTP API (payload v2) event.
  * @param event - The event.
  * @param publicBaseUrl - Configured public base URL, else derived from the Host header.
+ * @param deadline - When the answer must be written.
  * @returns The request.
  */
-export function fromApiGateway(event: APIGatewayProxyEventV2WithJWTAuthorizer, publicBaseUrl?: string): HttpRequest {
+export function fromApiGateway(event: APIGatewayProxyEventV2WithJWTAuthorizer, publicBaseUrl?: string, deadline?: Deadline): HttpRequest {
   const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const rawPath = event.rawPath ?? '/';
   const path = rawPath.startsWith(FHIR_PREFIX) ? rawPath.slice(FHIR_PREFIX.length) || '/' : rawPath;
@@ -43,14 +64,18 @@ export function fromApiGateway(event: APIGatewayProxyEventV2WithJWTAuthorizer, p
     query[key] = prior === undefined ? value : [...(Array.isArray(prior) ? prior : [prior]), value];
   }
   const body = event.body === undefined ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
-  const host = headers['x-forwarded-host'] ?? headers.host ?? event.requestContext?.domainName ?? 'localhost';
-  const proto = headers['x-forwarded-proto'] ?? 'https';
+  // The domain API Gateway was called on, never a client's Host or X-Forwarded-Host: `next` links
+  // built from those would send the client's token wherever the header pointed.
+  const host = event.requestContext?.domainName ?? 'localhost';
+  const proto = headers['x-forwarded-proto'] === 'http' ? 'http' : 'https';
   return {
     method: event.requestContext?.http?.method ?? 'GET',
     path,
     query,
     headers,
-    ...(body ? { body } : {}),
+    ...(body ? { body, deliveredBodyBytes: deliveredBodyBytes(event) } : {}),
+    ...(deadline ? { deadline } : {}),
+    ...(event.routeKey === '$default' || !rawPath.startsWith(FHIR_PREFIX) ? { unrouted: true } : {}),
     claims: event.requestContext?.authorizer?.jwt?.claims ?? {},
     baseUrl: publicBaseUrl ?? `${proto}://${host}${FHIR_PREFIX}`,
   };
@@ -64,7 +89,8 @@ export function fromApiGateway(event: APIGatewayProxyEventV2WithJWTAuthorizer, p
 export function toApiGateway(response: HttpResponse): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode: response.status,
-    headers: { 'content-type': 'application/fhir+json; charset=utf-8', ...response.headers },
+    // PHI must stay out of shared caches, and a browser must not sniff FHIR JSON into something it runs.
+    headers: { 'content-type': 'application/fhir+json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...response.headers },
     body: JSON.stringify(response.body),
   };
 }
@@ -75,5 +101,7 @@ export function toApiGateway(response: HttpResponse): APIGatewayProxyStructuredR
  * @returns The response.
  */
 export function outcomeResponse(outcome: OperationOutcome): HttpResponse {
-  return { status: httpStatus(outcome), body: outcome };
+  const status = httpStatus(outcome);
+  // A 503 is an invitation to retry: say when.
+  return status === 503 ? { status, body: outcome, headers: { 'retry-after': String(limits().RETRY_AFTER_SECONDS) } } : { status, body: outcome };
 }

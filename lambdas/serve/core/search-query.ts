@@ -2,7 +2,7 @@ import { badRequest, OperationOutcomeError, parseSearchRequest, type Filter } fr
 import type { ResourceType } from '@medplum/fhirtypes';
 import type { DateRange, StoreQuery } from '../../commons/store/port.js';
 
-/** Page size when `_count` is absent, and the most a page may hold. */
+/** Page size when `_count` is absent, and the most a page may hold (MAX_SEARCH_COUNT overrides it). */
 export const DEFAULT_COUNT = 50;
 export const MAX_COUNT = 1000;
 
@@ -32,9 +32,10 @@ const IGNORED = new Set(['_format', '_pretty', '_summary', '_total']);
  * refused (400) rather than ignored, so that a client never takes an unfiltered answer for a filtered one.
  * @param resourceType - The searched type.
  * @param query - The query parameters.
+ * @param maxCount - The largest `_count` accepted.
  * @returns The store query.
  */
-export function toStoreQuery(resourceType: ResourceType, query: Readonly<Record<string, string | string[] | undefined>>): StoreQuery {
+export function toStoreQuery(resourceType: ResourceType, query: Readonly<Record<string, string | string[] | undefined>>, maxCount = MAX_COUNT): StoreQuery {
   let request: ReturnType<typeof parseSearchRequest>;
   try {
     request = parseSearchRequest(resourceType, query as Record<string, string | string[]>);
@@ -54,8 +55,8 @@ export function toStoreQuery(resourceType: ResourceType, query: Readonly<Record<
     throw new OperationOutcomeError(badRequest(`Search result parameter ${unsupported.join(', ')} is not supported`, unsupported[0]));
   }
   const count = request.count ?? DEFAULT_COUNT;
-  if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) {
-    throw new OperationOutcomeError(badRequest(`_count must be an integer from 1 to ${MAX_COUNT}`, '_count'));
+  if (!Number.isInteger(count) || count < 1 || count > maxCount) {
+    throw new OperationOutcomeError(badRequest(`_count must be an integer from 1 to ${maxCount}`, '_count'));
   }
   let out: { -readonly [K in keyof StoreQuery]: StoreQuery[K] } = { resourceType, count };
   if (request.cursor) {
