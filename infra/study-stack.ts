@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { StackProps } from 'aws-cdk-lib';
 import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpApi, HttpMethod, HttpNoneAuthorizer, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpApi, HttpMethod, HttpNoneAuthorizer, HttpRoute, HttpRouteKey, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
@@ -23,6 +23,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { IDENTITY_TABLE, STUDY_TABLE } from '../lambdas/commons/store/tables.js';
 import { grantPublish, grantTable } from './access.js';
+import { SourceKeySecret } from './source-key.js';
 import { bundlingOptions, FHIR_PROFILES_DIR } from './bundling.js';
 import type { InfraConfig } from './config.js';
 import { resourcePrefix } from './config.js';
@@ -69,6 +70,7 @@ export class StudyStack extends Stack {
   private readonly logRetention: RetentionDays;
   private readonly logsKey: Key;
   private readonly messagingKey: Key;
+  private readonly sourceKey: SourceKeySecret;
 
   constructor(scope: Construct, id: string, props: StudyStackProps) {
     super(scope, id, props);
@@ -122,6 +124,7 @@ export class StudyStack extends Stack {
 
     this.studyTable = studyTableOf(this, 'StudyTable', STUDY_TABLE, this.prefix, studyKey);
     this.identityTable = studyTableOf(this, 'IdentityTable', IDENTITY_TABLE, this.prefix, identityKey);
+    this.sourceKey = new SourceKeySecret(this, 'SourceKey', this.prefix);
 
     this.bus = new EventBus(this, 'StudyBus', { eventBusName: `${this.prefix}-study` });
 
@@ -215,6 +218,7 @@ export class StudyStack extends Stack {
       ...(access.identity ? { IDENTITY_TABLE: this.identityTable.tableName } : {}),
       ...(access.publishEvents ? { EVENT_BUS_NAME: this.bus.eventBusName } : {}),
       ...(access.publishAlerts ? { ALERT_TOPIC_ARN: this.alertTopic.topicArn } : {}),
+      ...(access.sourceKey ? { SOURCE_KEY_SECRET_ARN: this.sourceKey.secret.secretArn } : {}),
       ...(spec.runtimeFiles.includes('fhir-profiles') ? { FHIR_PROFILES_DIR } : {}),
       ...spec.environment,
     };
@@ -242,6 +246,7 @@ export class StudyStack extends Stack {
     if (access.identity) grantTable(fn, this.identityTable, IDENTITY_TABLE, access.identity);
     if (access.publishEvents) this.bus.grantPutEventsTo(fn);
     if (access.publishAlerts) grantPublish(fn, this.alertTopic);
+    if (access.sourceKey) this.sourceKey.grantRead(fn);
 
     this.functionAlarms(spec, fn);
     let consumerQueue: ConsumerQueue | undefined;
@@ -356,6 +361,18 @@ export class StudyStack extends Stack {
         });
         if (route.publicBecause && created) acknowledgePublicRoute(created, route.publicBecause);
       }
+    }
+    // Issue 14: an unknown path or method gets an OperationOutcome (404/405) from serve instead of the
+    // gateway's `{"message":"Not Found"}`. Serve answers this route before reading claims or data.
+    const serve = deployed.find((d) => d.spec.name === 'serve');
+    if (serve) {
+      const unrouted = new HttpRoute(this, 'DefaultRoute', {
+        httpApi: api,
+        routeKey: HttpRouteKey.DEFAULT,
+        integration: new HttpLambdaIntegration('DefaultRouteIntegration', serve.fn),
+        authorizer: new HttpNoneAuthorizer(),
+      });
+      acknowledgePublicRoute(unrouted, 'The $default route only answers 404/405 OperationOutcomes; serve reads no claims and no data on it');
     }
     const serverErrors = new Alarm(this, 'Api5xxAlarm', {
       alarmName: `${this.prefix}-api-5xx`,

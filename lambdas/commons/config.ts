@@ -24,6 +24,10 @@ const schema = z.object({
   ALERT_TOPIC_ARN: z.string().optional(),
   /** Local run: also POST each recruitment alert's JSON here. */
   ALERT_WEBHOOK_URL: z.url().optional(),
+  /** AWS: the Secrets Manager secret (own KMS key, ingest only) holding the key of the source-identifier hashes. */
+  SOURCE_KEY_SECRET_ARN: z.string().min(1).optional(),
+  /** Local run: the file holding that key (DATA_DIR/source-key, created on first use with mode 0600). */
+  SOURCE_KEY_FILE: z.string().min(1).optional(),
 });
 
 /** The layer's configuration, read from the environment once per cold start. */

@@ -156,8 +156,8 @@ function ingest(runtime: Runtime, bundle: unknown, path = '/'): Promise<HttpResp
 async function visibleObservations(store: StudyStore, patientId: string): Promise<Map<string, Observation>> {
   const pseudonym = await identity.pseudonymFor(`urn:belimumab-sle:source:hospital-ehr|Patient/${patientId}`);
   const page = await store.search({ resourceType: 'Observation', patient: pseudonym, count: 1000 });
-  const mine = page.resources.filter((r) => (r as Observation).identifier?.[0]?.value?.startsWith(`Observation/${patientId}-o`));
-  return new Map(mine.map((r) => [r.id, r as Observation]));
+  // Study resources carry the hospital's ids only as keyed hashes (issue 12): the patient's search is the bundle's.
+  return new Map(page.resources.map((r) => [r.id, r as Observation]));
 }
 
 async function visiblePatient(store: StudyStore, patientId: string): Promise<boolean> {

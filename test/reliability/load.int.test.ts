@@ -8,6 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/local-app.js';
 import { acceptedLocations, labBundle, pool, printSummary, sized, snapshotStore } from './support.js';
+import { join } from 'node:path';
+import { keyedHash } from '../../lambdas/commons/ids.js';
+import { readOrCreateKeyFile } from '../../lambdas/commons/privacy/source-key.js';
 
 const CLIENTS = sized(10, 50);
 const BUNDLES_PER_CLIENT = sized(10, 100);
@@ -138,7 +141,10 @@ describe('Load: concurrent clients, then exact reconciliation', () => {
       path = next ? next.slice(next.indexOf('/fhir') + '/fhir'.length) : undefined;
     }
     expect([...identifiers.values()].filter((n) => n > 1)).toEqual([]);
-    expect(new Set(identifiers.keys())).toEqual(sourceRecords);
+    // The identifier is the keyed hash of source system + record (issue 12): the same records, none a hospital id.
+    const key = readOrCreateKeyFile(join(app.dataDir, 'source-key'));
+    const sourceSystem = 'urn:belimumab-sle:source:hospital-ehr';
+    expect(new Set(identifiers.keys())).toEqual(new Set([...sourceRecords].map((record) => keyedHash(key, sourceSystem, record))));
     // Histories of a sample: a single version each.
     const sample = [...accepted.keys()].filter((_, i) => i % Math.max(1, Math.floor(accepted.size / sized(50, 500))) === 0);
     const histories = await pool(sample, 16, async (key) => (await app.fetchFhir(`/${key}/_history`, { token })).body.total as number);

@@ -2,7 +2,9 @@ import { allOk, badRequest, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, BundleEntry, Coding, OperationOutcome, OperationOutcomeIssue, Provenance, Resource } from '@medplum/fhirtypes';
 import { createHash } from 'node:crypto';
 import type { Conformance } from '../../commons/conformance/index.js';
-import { deterministicId } from '../../commons/ids.js';
+import { deterministicId, keyedHash, keyedId } from '../../commons/ids.js';
+import { Deidentifier, loadDeidentificationPolicy, type DeidentificationPolicy } from '../../commons/privacy/deidentify.js';
+import { staticKeyProvider, type SourceKeyProvider } from '../../commons/privacy/source-key.js';
 import type { StudyDataChanged, StudyStore, IdentityStore, WriteResult } from '../../commons/store/port.js';
 import { annotate, timelineFrom, type AnnotationRules, type SubjectTimeline } from './annotate.js';
 import type { StudyCodes} from './codes.js';
@@ -27,6 +29,31 @@ export interface IngestDeps {
   /** The sending system when the Bundle does not name itself in `meta.source`. */
   readonly defaultSourceSystem: string;
   readonly now: () => Date;
+  /**
+   * The key of the source-identifier hashes (AWS: Secrets Manager; local: DATA_DIR/source-key). Without
+   * one, a random key of this process: ids stay stable within it only, which in-memory runs (benchmarks,
+   * tests of the core) accept; the local app and the Lambda always pass theirs.
+   */
+  readonly sourceKey?: SourceKeyProvider;
+  /** The de-identification policy (default fhir-profiles/deidentification/limited-data-set.json). */
+  readonly deidentification?: DeidentificationPolicy;
+}
+
+const processKey = staticKeyProvider();
+const deidentifiers = new WeakMap<Uint8Array, WeakMap<Conformance, Deidentifier>>();
+
+function deidentifierFor(key: Uint8Array, deps: IngestDeps): Deidentifier {
+  let byConformance = deidentifiers.get(key);
+  if (!byConformance) {
+    byConformance = new WeakMap();
+    deidentifiers.set(key, byConformance);
+  }
+  let d = byConformance.get(deps.conformance);
+  if (!d) {
+    d = new Deidentifier(deps.deidentification ?? loadDeidentificationPolicy(), deps.conformance, key);
+    byConformance.set(deps.conformance, d);
+  }
+  return d;
 }
 
 /** The answer to an accepted bundle, and the events its commit put in the outbox. */
@@ -77,7 +104,9 @@ export async function ingestBundle(bundle: Resource, endpoint: IngestEndpoint, d
   }
   baseIssues.forEach((issue) => addError(states, entryIndex(issue) as number, '400 Bad Request', issue));
 
-  const source = new SourceBundle(checked, checked.meta?.source ?? deps.defaultSourceSystem);
+  const key = await (deps.sourceKey ?? processKey)();
+  const deidentifier = deidentifierFor(key, deps);
+  const source = new SourceBundle(checked, checked.meta?.source ?? deps.defaultSourceSystem, key);
   entries.forEach((entry, i) => checkRequest(entry, i, endpoint, states));
   const pseudonyms = await resolvePseudonyms(source, entries, states, deps.identity);
 
@@ -92,6 +121,7 @@ export async function ingestBundle(bundle: Resource, endpoint: IngestEndpoint, d
         conformance: deps.conformance,
         unitAliases: deps.unitAliases,
         pseudonyms,
+        deidentifier,
       });
       states[i] =
         outcome.kind === 'unused'
@@ -199,9 +229,10 @@ async function resolvePseudonyms(
 }
 
 function patientKeys(entry: BundleEntry, source: SourceBundle): SourceKey[] {
-  const resource = entry.resource as Resource & { subject?: { reference?: string }; patient?: { reference?: string } };
+  const resource = entry.resource as Resource & { subject?: { reference?: string }; patient?: { reference?: string }; individual?: { reference?: string } };
   const keys = resource.resourceType === 'Patient' ? [source.keyOfEntry(entry)] : [];
-  for (const ref of [resource.subject, resource.patient]) {
+  // `individual` is ResearchSubject's patient in R4: an enrolment may arrive without its Patient.
+  for (const ref of [resource.subject, resource.patient, resource.individual]) {
     const key = source.resolve(ref);
     if (key?.resourceType === 'Patient') {
       keys.push(key);
@@ -301,7 +332,8 @@ async function provenanceFor(source: SourceBundle, resources: readonly Resource[
     return undefined;
   }
   const bundleId = source.bundle.id ?? digest(source.bundle);
-  const id = deterministicId(source.sourceSystem, 'Bundle', bundleId);
+  // The hospital's bundle id is a source identifier like any other: keyed, never stored as sent.
+  const id = keyedId(source.key, source.sourceSystem, 'Bundle', bundleId);
   const existing = await deps.store.read<Provenance>('Provenance', id);
   return {
     resourceType: 'Provenance',
@@ -318,7 +350,12 @@ async function provenanceFor(source: SourceBundle, resources: readonly Resource[
         who: { identifier: { system: source.sourceSystem, value: 'source-system' }, display: source.sourceSystem },
       },
     ],
-    entity: [{ role: 'source', what: { identifier: { system: source.sourceSystem, value: `Bundle/${bundleId}` } } }],
+    entity: [
+      {
+        role: 'source',
+        what: { identifier: { system: `${deps.conformance.base}/sid/source-record`, value: keyedHash(source.key, source.sourceSystem, `Bundle/${bundleId}`) } },
+      },
+    ],
   };
 }
 

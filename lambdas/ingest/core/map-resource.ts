@@ -15,10 +15,12 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import type { Conformance } from '../../commons/conformance/index.js';
+import { Deidentifier, loadDeidentificationPolicy } from '../../commons/privacy/deidentify.js';
 import { MAPPED_TYPES } from '../../commons/study-types.js';
 import type { StudyCodes } from './codes.js';
+import { mapResearchSubject } from './map-research-subject.js';
 import type { SourceBundle, SourceKey } from './source.js';
-import { toCanonicalUnit } from './units.js';
+import { toCanonicalUnit, ucumCodeOf, UCUM_SYSTEM } from './units.js';
 
 /** What the mapper made of one source resource. */
 export type MapOutcome =
@@ -33,6 +35,23 @@ export interface MapContext {
   readonly unitAliases: ReadonlyMap<string, string>;
   /** Pseudonyms of the bundle's patients, resolved beforehand (the identity table is async). */
   readonly pseudonyms: ReadonlyMap<string, string>;
+  /**
+   * The de-identification policy under the source-identifier key. Without one, the policy file under the
+   * source bundle's key (in-memory screening).
+   */
+  readonly deidentifier?: Deidentifier;
+}
+
+const fallbackDeidentifiers = new WeakMap<Uint8Array, Deidentifier>();
+
+function deidentifierOf(ctx: MapContext): Deidentifier {
+  if (ctx.deidentifier) return ctx.deidentifier;
+  let d = fallbackDeidentifiers.get(ctx.source.key);
+  if (!d) {
+    d = new Deidentifier(loadDeidentificationPolicy(), ctx.conformance, ctx.source.key);
+    fallbackDeidentifiers.set(ctx.source.key, d);
+  }
+  return d;
 }
 
 /** References to any type the study does not map are dropped from study resources. */
@@ -61,6 +80,13 @@ export function hospitalPatientKey(sourceSystem: string, key: SourceKey): string
  * @returns The study resource, or why it is not used.
  */
 export function mapResource(resource: Resource, key: SourceKey, ctx: MapContext): MapOutcome {
+  const outcome = mapByType(resource, key, ctx);
+  // Every kept type goes through the policy: whatever element the allow-list above let through, only
+  // what fhir-profiles/deidentification/ keeps is stored.
+  return outcome.kind === 'mapped' ? { ...outcome, resource: deidentifierOf(ctx).apply(outcome.resource) } : outcome;
+}
+
+function mapByType(resource: Resource, key: SourceKey, ctx: MapContext): MapOutcome {
   const mapper = new ResourceMapper(ctx, key);
   switch (resource.resourceType) {
     case 'Patient':
@@ -77,6 +103,8 @@ export function mapResource(resource: Resource, key: SourceKey, ctx: MapContext)
     case 'MedicationRequest':
     case 'MedicationStatement':
       return mapper.medication(resource);
+    case 'ResearchSubject':
+      return mapResearchSubject(resource, key, ctx);
     default:
       return { kind: 'unused', reason: `${resource.resourceType} is not used by the study` };
   }
@@ -218,6 +246,8 @@ class ResourceMapper {
           ...pick(source, ['status', 'intent', 'category', 'authoredOn', 'reasonCode']),
           ...this.optionalRef('encounter', source.encounter),
           ...(source.dosageInstruction ? { dosageInstruction: source.dosageInstruction.map(dosage) } : {}),
+          // How long a prescription runs when its dosage has no bounds (E1's 12 weeks); never the dispenser.
+          ...dispense(source.dispenseRequest),
         };
         break;
       case 'MedicationStatement':
@@ -237,6 +267,7 @@ class ResourceMapper {
     return {
       id: this.ctx.source.studyId(this.key),
       meta: { source: this.ctx.source.sourceSystem, profile: [profile] },
+      // The policy's crypto-hash turns this into HMAC(key, source system + type + id) under the study's system.
       identifier: [{ use: 'secondary', system: this.ctx.source.sourceSystem, value: `${this.key.resourceType}/${this.key.id}` }],
     };
   }
@@ -288,7 +319,10 @@ class ResourceMapper {
     if (normalised.value === q.value && normalised.code === q.code && q.system === normalised.system) {
       return normalised;
     }
-    const original: Extension = { url: `${this.ctx.conformance.base}/StructureDefinition/${ORIGINAL_QUANTITY_EXTENSION}`, valueQuantity: q };
+    // The value as sent, its unit as the UCUM code it was read as (the unit's free text is not kept).
+    const code = ucumCodeOf(q, this.ctx.unitAliases);
+    const sent: Quantity = { ...pick(q, ['value', 'comparator']), ...(code ? { unit: code, system: UCUM_SYSTEM, code } : {}) };
+    const original: Extension = { url: `${this.ctx.conformance.base}/StructureDefinition/${ORIGINAL_QUANTITY_EXTENSION}`, valueQuantity: sent };
     return { extension: [original], ...normalised };
   }
 
@@ -329,4 +363,9 @@ function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]
     }
   }
   return out;
+}
+
+function dispense(request: MedicationRequest['dispenseRequest']): Pick<MedicationRequest, 'dispenseRequest'> {
+  const kept = request ? pick(request, ['validityPeriod', 'numberOfRepeatsAllowed', 'quantity', 'expectedSupplyDuration']) : {};
+  return Object.keys(kept).length > 0 ? { dispenseRequest: kept } : {};
 }

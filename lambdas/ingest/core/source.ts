@@ -1,5 +1,6 @@
 import type { Bundle, BundleEntry, Reference, Resource } from '@medplum/fhirtypes';
-import { deterministicId } from '../../commons/ids.js';
+import { randomBytes } from 'node:crypto';
+import { deterministicId, keyedId } from '../../commons/ids.js';
 
 /** A record as the hospital knows it: its type and its id on the source system. */
 export interface SourceKey {
@@ -24,10 +25,13 @@ export class SourceBundle {
   /**
    * @param bundle - The incoming bundle.
    * @param sourceSystem - URI of the sending system (the Bundle's `meta.source` or the configured default).
+   * @param key - The source-identifier key (lambdas/commons/privacy/source-key.ts). Without one, a random key
+   *   of this bundle alone: fine for in-memory screening, where no id outlives the run.
    */
   constructor(
     public readonly bundle: Bundle,
     public readonly sourceSystem: string,
+    public readonly key: Uint8Array = randomBytes(32),
   ) {
     for (const entry of bundle.entry ?? []) {
       if (entry.fullUrl) {
@@ -96,11 +100,13 @@ export class SourceBundle {
   }
 
   /**
-   * The study id of a hospital record (other than a Patient, whose study id is its pseudonym).
+   * The study id of a hospital record (other than a Patient, whose study id is its pseudonym): keyed, so
+   * that the same record always maps to the same resource, yet nobody without the key can tell which
+   * hospital id it stands for (a plain hash of a sequential record number is reversed by enumeration).
    * @param key - The source key.
    * @returns A deterministic id.
    */
   studyId(key: SourceKey): string {
-    return deterministicId(this.sourceSystem, key.resourceType, key.id);
+    return keyedId(this.key, this.sourceSystem, key.resourceType, key.id);
   }
 }

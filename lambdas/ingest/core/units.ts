@@ -61,7 +61,8 @@ export function toCanonicalUnit(quantity: Quantity, canonical: string, aliases: 
   }
   const from = ucumCodeOf(quantity, aliases);
   if (from === undefined) {
-    throw new UnitConversionError(`Unit '${quantity.code ?? quantity.unit ?? ''}' is not a UCUM unit and has no known alias`);
+    // The unit's text is not echoed: it is free text the hospital typed (issue 12), and the sender has it.
+    throw new UnitConversionError(`The quantity's unit${quantity.code ? ' code' : ''} is not a UCUM unit and has no known alias`);
   }
   let value = quantity.value;
   if (from !== canonical) {

@@ -14,7 +14,7 @@ import { deterministicId } from '../../commons/ids.js';
 import { referencesTo, studyUrls } from '../../derive/core/fhir-access.js';
 import { inverseLogit } from '../stats/binomial-family.js';
 import { assembleFeatures, type FeatureAssembly, type SubjectInput } from './features.js';
-import { modelCanonical, type PredictionModel } from './model-spec.js';
+import { BASE_PLACEHOLDER, modelCanonical, type PredictionModel } from './model-spec.js';
 
 /** Extension on a feature component: the feature's contribution β·x to the linear predictor (valueDecimal). */
 export const CONTRIBUTION_EXTENSION = 'prediction-contribution';
@@ -122,7 +122,8 @@ export function toObservation(input: SubjectInput, model: PredictionModel, assem
   const probabilityCode = concept('response-probability', 'Predicted probability of SRI-4 response at week 48');
 
   if (assembly.missing.length > 0) {
-    const reasons = assembly.missing.map((m) => `${m.feature.id}: ${m.reason}`);
+    // A reason names the feature's codes as the model file writes them: fill in the `{base}` placeholder.
+    const reasons = assembly.missing.map((m) => `${m.feature.id}: ${m.reason.replaceAll(BASE_PLACEHOLDER, urls.base)}`);
     const present = new Map(assembly.values.map((v) => [v.feature.id, v.value]));
     return {
       ...header,
@@ -134,7 +135,10 @@ export function toObservation(input: SubjectInput, model: PredictionModel, assem
           const value = present.get(f.id);
           const missing = assembly.missing.find((m) => m.feature.id === f.id);
           return value === undefined
-            ? { code: featureCode(f.id, f.label), dataAbsentReason: { coding: [{ system: DATA_ABSENT, code: 'not-performed' }], text: missing?.reason ?? 'missing' } }
+            ? {
+                code: featureCode(f.id, f.label),
+                dataAbsentReason: { coding: [{ system: DATA_ABSENT, code: 'not-performed' }], text: missing?.reason.replaceAll(BASE_PLACEHOLDER, urls.base) ?? 'missing' },
+              }
             : { code: featureCode(f.id, f.label), valueQuantity: { value, unit: f.unit, system: UCUM, code: f.unit } };
         }),
       ],
