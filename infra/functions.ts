@@ -16,6 +16,8 @@ export interface FunctionAccess {
   readonly publishEvents?: boolean;
   /** Publish to the recruitment alert topic (ALERT_TOPIC_ARN). */
   readonly publishAlerts?: boolean;
+  /** Read the source-identifier hash key (SOURCE_KEY_SECRET_ARN): a secret with its own KMS key. */
+  readonly sourceKey?: boolean;
 }
 
 /** Files a function reads at runtime, copied into its asset next to the bundle. */
@@ -77,7 +79,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     // One EHR feed pushes a few bundles at a time; 10 caps the write burst on the tables and keeps a runaway
     // client from taking the account's concurrency (API throttling answers 429 first).
     reservedConcurrency: 10,
-    access: { study: 'readWrite', identity: 'readWrite', publishEvents: true },
+    access: { study: 'readWrite', identity: 'readWrite', publishEvents: true, sourceKey: true },
     runtimeFiles: ['fhir-profiles', 'base-definitions'],
     // Checked on the body before anything is written (413). A body only reaches the function inside
     // Lambda's 6 MB invoke payload, so API Gateway (10 MB) answers the larger ones itself.
@@ -141,6 +143,18 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       kind: 'api',
       routes: [{ method: 'GET', path: '/fhir/Patient/{pseudonym}/$hospital-identity', scopes: [IDENTITY_RESOLVE_SCOPE] }],
     },
+  },
+  {
+    name: 'review',
+    description: 'POST /fhir/Task/{id}/$settle: an investigator settles a review Task; the decision is committed as study data',
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    // A few investigators settle a few Tasks a day.
+    reservedConcurrency: 2,
+    // Reads the Task, commits the completed Task with the decision record and its study event.
+    access: { study: 'readWrite', publishEvents: true },
+    runtimeFiles: [],
+    trigger: { kind: 'api', routes: [{ method: 'POST', path: '/fhir/Task/{id}/$settle' }] },
   },
   {
     name: 'derive',

@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { decodeJwt } from 'jose';
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,8 +13,9 @@ import { LocalAlerts } from '../lambdas/commons/alerts/local.js';
 import { verifyBearer } from '../lambdas/commons/auth/index.js';
 import { loadConfig, type Config } from '../lambdas/commons/config.js';
 import type { EventsPort } from '../lambdas/commons/events/port.js';
-import { relayOutbox } from '../lambdas/commons/events/relay.js';
+import { joinInFlight, relayOutbox, singleFlight } from '../lambdas/commons/events/relay.js';
 import { outcomeOf, payloadTooLarge } from '../lambdas/commons/http/outcomes.js';
+import { fileKeyProvider } from '../lambdas/commons/privacy/source-key.js';
 import { createRuntime, type Runtime } from '../lambdas/commons/runtime.js';
 import { DynamoIdentityStore } from '../lambdas/commons/store/dynamo-identity-store.js';
 import { DynamoStudyStore } from '../lambdas/commons/store/dynamo-study-store.js';
@@ -23,6 +25,8 @@ import { createIdentityHandler } from '../lambdas/identity/handler.js';
 import { RESOLVE_ROUTE } from '../lambdas/identity/resolve-request.js';
 import { createIngestHandler } from '../lambdas/ingest/handler.js';
 import { deliverPendingAlerts } from '../lambdas/screen/rescreen.js';
+import { createReviewHandler } from '../lambdas/review/handler.js';
+import { SETTLE_ROUTE } from '../lambdas/review/settle-request.js';
 import { createServeHandler } from '../lambdas/serve/handler.js';
 import { startDynalite } from './dynalite.js';
 import { localVerifyOptions } from './keys.js';
@@ -35,6 +39,8 @@ export interface LocalApp {
   readonly baseUrl: string;
   readonly runtime: Runtime;
   readonly dataDir: string;
+  /** dynalite's endpoint (tests read the tables whole). */
+  readonly dynamoEndpoint: string;
   /** Publishes what the outbox still holds (the relay also runs on a timer). */
   drainOutbox(): Promise<number>;
   close(): Promise<void>;
@@ -94,13 +100,17 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   const store = new DynamoStudyStore({ client: doc, tableName: names.study });
   const identity = new DynamoIdentityStore({ client: doc, tableName: names.identity });
   const consumers: LocalConsumer[] = [];
-  const events = new InProcessEvents(consumers);
+  // One delivery of an event at a time, whether the ingest or the relay publishes it.
+  const events = joinInFlight(new InProcessEvents(consumers));
   const alerts = new LocalAlerts(logger, config.ALERT_WEBHOOK_URL);
   const runtime = createRuntime({ config, store, identity, events, alerts, logger });
   consumers.push(...(options.consumers ?? runtime.consumers()));
-  const ingest = createIngestHandler(() => runtime.ingest(), logger);
+  // The source-identifier key lives beside the data, not in it: DATA_DIR/source-key, mode 0600, created on first use.
+  const sourceKey = fileKeyProvider(config.SOURCE_KEY_FILE ?? join(options.dataDir, 'source-key'));
+  const ingest = createIngestHandler(() => ({ ...runtime.ingest(), sourceKey }), logger);
   const serve = createServeHandler(() => runtime.serve(), logger);
   const resolveIdentity = createIdentityHandler(() => ({ identity, store, logger, now: () => new Date() }), logger);
+  const review = createReviewHandler(() => ({ base: config.CANONICAL_BASE, store, events, logger, now: () => new Date() }), logger);
   const verify = localVerifyOptions(options.dataDir);
 
   const server = createServer((req, res) => {
@@ -129,28 +139,33 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
       }
     }
     const event = toEvent(req, url, body, claims);
-    const [name, handler] = RESOLVE_ROUTE.test(url.pathname.replace(/^\/fhir/, ''))
+    const path = url.pathname.replace(/^\/fhir/, '');
+    const [name, handler] = RESOLVE_ROUTE.test(path)
       ? (['identity', resolveIdentity] as const)
-      : req.method === 'POST'
-        ? (['ingest', ingest] as const)
-        : (['serve', serve] as const);
+      : SETTLE_ROUTE.test(path)
+        ? (['review', review] as const)
+        : req.method === 'POST'
+          ? (['ingest', ingest] as const)
+          : (['serve', serve] as const);
     send(res, await handler(event, lambdaContext(name)));
   }
 
   await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
-  const drainOutbox = async (): Promise<number> => {
+  // One drain at a time: the timer's next tick joins a drain still under way.
+  const drainOutbox = singleFlight(async (): Promise<number> => {
     await store.sweep();
     const published = await relayOutbox(store, events);
     await deliverPendingAlerts({ store, alerts, now: () => new Date() });
     return published;
-  };
+  });
   const interval = options.relayIntervalMs ?? 5000;
   const timer = interval > 0 ? setInterval(() => void drainOutbox().catch(() => undefined), interval) : undefined;
   return {
     baseUrl: `http://127.0.0.1:${port}/fhir`,
     runtime,
     dataDir: options.dataDir,
+    dynamoEndpoint: dynamo.endpoint,
     drainOutbox,
     close: async () => {
       if (timer) clearInterval(timer);
@@ -189,7 +204,13 @@ function toEvent(req: IncomingMessage, url: URL, body: Buffer, claims: Record<st
     rawPath: url.pathname,
     rawQueryString: url.search.replace(/^\?/, ''),
     headers: { ...headers, 'x-forwarded-proto': 'http' },
-    ...(body.length > 0 ? { body: body.toString('base64'), isBase64Encoded: true } : { isBase64Encoded: false }),
+    // As API Gateway delivers it: JSON as text (escaped inside the event, which Lambda's 6 MB limit
+    // counts), anything else base64; so the layer's body limit fires here as it does in AWS.
+    ...(body.length === 0
+      ? { isBase64Encoded: false }
+      : /json/i.test(String(req.headers['content-type'] ?? '')) && isUtf8(body)
+        ? { body: body.toString('utf8'), isBase64Encoded: false }
+        : { body: body.toString('base64'), isBase64Encoded: true }),
     requestContext: {
       accountId: 'local',
       apiId: 'local',

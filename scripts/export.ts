@@ -1,6 +1,7 @@
 /**
  * Exports the analysis dataset from the study store:
- *   DIR/analysis-dataset.csv   one row per subject (pseudonym), R's write.csv layout
+ *   DIR/analysis-dataset.csv   one row per subject (pseudonym), R's write.csv layout, with the SRI-4 reasons
+ *                              and decisions per visit (D8) and the ITT primary endpoint (D9)
  *   DIR/data-dictionary.md     every column: description, unit, values
  *   DIR/ndjson/{Type}.ndjson   the subjects' study resources, one file per type, study identifiers only
  *
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CANONICAL_BASE } from '../lambdas/commons/config.js';
 import { readCohort } from '../lambdas/predict/core/cohort.js';
-import { analysisDataset, dataDictionary, datasetCsv, studyNdjson } from '../lambdas/predict/core/dataset.js';
+import { analysisDataset, dataDictionary, datasetCsv, primaryEndpointSummary, studyNdjson } from '../lambdas/predict/core/dataset.js';
 import { DEFAULT_MODELS_DIR, loadModels } from '../lambdas/predict/core/model-spec.js';
 import { chooseModel, cohortSourceFromFlags, consoleIo, isMain, STORE_FLAGS, UsageError, type ScriptIo } from './model-fit.js';
 
@@ -45,6 +46,11 @@ export async function main(argv: readonly string[], io: ScriptIo = consoleIo): P
     for (const [type, text] of files) writeFileSync(join(ndjsonDir, `${type}.ndjson`), text);
     io.out(`Exported ${cohort.length} subjects from ${baseUrl} (model ${model.name} ${model.version}) to ${values.out}:`);
     io.out(`  ${EXPORT_FILES.csv} (${dataset.columns.length} columns), ${EXPORT_FILES.dictionary}, ${EXPORT_FILES.ndjson}/{${[...files.keys()].sort().join(',')}}.ndjson`);
+    // D9: both figures of the primary endpoint.
+    const endpoint = primaryEndpointSummary(dataset);
+    io.out(
+      `  SRI-4 week 48: ${endpoint.responders}/${endpoint.evaluable} responders among evaluable subjects (${endpoint.notEvaluable} not evaluable); ITT ${endpoint.ittResponders}/${endpoint.itt} (not evaluable = non-responder).`,
+    );
     return 0;
   } catch (error) {
     io.err(`export: ${(error as Error).message}`);

@@ -85,7 +85,7 @@ async function main(): Promise<{ rows: FigureRow[]; notes: string[] }> {
   const deriveAll = (): Promise<void> => {
     derivedCount = 0;
     for (const [subject, resources] of bySubject) {
-      derivedCount += deriveSubject({ base, subject, resources, asOf: deriveAsOf }, rules).length;
+      derivedCount += deriveSubject({ base, subject, resources, asOf: deriveAsOf }, rules).observations.length;
     }
     return Promise.resolve();
   };

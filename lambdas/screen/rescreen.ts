@@ -1,8 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Communication, Observation, Resource, ResearchSubject } from '@medplum/fhirtypes';
+import type { Communication, Observation, Resource, ResearchSubject, Task } from '@medplum/fhirtypes';
 import type { AlertsPort, RecruitmentAlert } from '../commons/alerts/port.js';
 import type { Conformance } from '../commons/conformance/index.js';
 import { deterministicId } from '../commons/ids.js';
+import { reconcileReviewTasks } from '../commons/review/review-task.js';
 import type { StoredResource, StudyStore } from '../commons/store/port.js';
 import { loadSubjectRecords } from '../commons/subject-records.js';
 import { SUBJECT_TYPES } from '../commons/study-types.js';
@@ -12,6 +13,7 @@ import {
   researchSubjectId,
   researchSubjectStatus,
   screeningObservationId,
+  screeningReviewItems,
   screenPatient,
   toScreeningObservation,
   type EligibilityCriteria,
@@ -47,17 +49,20 @@ const STUDY_ID = 'nct04893161';
  */
 export async function rescreenPatient(patient: string, deps: ScreenDeps): Promise<OverallState> {
   const base = deps.conformance.base;
-  const records = await loadSubjectRecords(deps.store, patient, [...SUBJECT_TYPES, 'Communication']);
+  const records = await loadSubjectRecords(deps.store, patient, [...SUBJECT_TYPES, 'Communication', 'Task']);
   const previous = records.find((r): r is StoredResource<Observation> => r.resourceType === 'Observation' && r.id === screeningObservationId(patient));
   const previousState = previous?.valueCodeableConcept?.coding?.[0]?.code as OverallState | undefined;
   const now = deps.now();
   const result = screenPatient({ base, patient, resources: records, asOf: now }, deps.criteria);
 
   const writes: (Resource & { id: string })[] = [toScreeningObservation(result, base)];
-  const subject = researchSubjectFor(patient, result.overall, records, base);
+  const subject = await researchSubjectFor(patient, result.overall, records, deps);
   if (subject) {
     writes.push(subject);
   }
+  // Every criterion in review is a Task for the investigator, committed with the screening it completes.
+  const tasks = records.filter((r): r is StoredResource<Task> => r.resourceType === 'Task');
+  writes.push(...reconcileReviewTasks(screeningReviewItems(result, base), tasks, ['review-eligibility-criterion'], base));
   let alert: (Communication & { id: string }) | undefined;
   if (needsAlert(previousState, result.overall)) {
     const body = alertBody(result);
@@ -136,11 +141,31 @@ function communication(alert: RecruitmentAlert, base: string): Communication & {
   };
 }
 
-function researchSubjectFor(patient: string, overall: OverallState, records: readonly Resource[], base: string): (ResearchSubject & { id: string }) | undefined {
+/**
+ * The ResearchSubject the screen writes, or undefined when the study owns it. The screen owns a
+ * subject it wrote itself (meta.source = the study base) in a screening status; once the EHR or the
+ * coordinator has sent one (ingested, meta.source = their system), enrolment, withdrawal and
+ * completion are theirs and the screen never writes over them. A study write that raced with a
+ * screen write (the store has no conditional write) is found in the history and restored.
+ */
+async function researchSubjectFor(
+  patient: string,
+  overall: OverallState,
+  records: readonly Resource[],
+  deps: Pick<ScreenDeps, 'store' | 'conformance'>,
+): Promise<(ResearchSubject & { id: string }) | undefined> {
+  const base = deps.conformance.base;
   const id = researchSubjectId(patient);
   const existing = records.find((r): r is ResearchSubject => r.resourceType === 'ResearchSubject' && r.id === id);
-  if (existing && !SCREENING_STATUSES.has(existing.status)) {
+  if (existing && !screenOwns(existing, base)) {
     return undefined;
+  }
+  if (existing) {
+    const study = (await deps.store.history<ResearchSubject>('ResearchSubject', id)).find((v) => !screenOwns(v, base));
+    if (study) {
+      const { meta, ...rest } = study;
+      return { ...rest, meta: { ...(meta.source ? { source: meta.source } : {}), ...(meta.profile ? { profile: meta.profile } : {}) } };
+    }
   }
   return {
     resourceType: 'ResearchSubject',
@@ -151,4 +176,8 @@ function researchSubjectFor(patient: string, overall: OverallState, records: rea
     study: { reference: `ResearchStudy/${STUDY_ID}` },
     individual: { reference: `Patient/${patient}` },
   };
+}
+
+function screenOwns(subject: ResearchSubject, base: string): boolean {
+  return subject.meta?.source === base && SCREENING_STATUSES.has(subject.status);
 }

@@ -41,8 +41,25 @@ export interface VisitRecord {
   /** BILAG-2004 grade per domain; unlisted domains are E. */
   readonly bilag?: Partial<Record<(typeof BILAG_DOMAINS)[number], 'A' | 'B' | 'C' | 'D' | 'E'>>;
   readonly pga: number;
-  /** Labs drawn on the visit day, in the sample hospital's local codes and units. */
-  readonly labs?: Partial<{ c3: number; c4: number; dsdna: number; uprot24: number; plt: number; wbc: number; cd19: number; nsmb: number }>;
+  /**
+   * Labs drawn on the visit day, in the sample hospital's local codes and units. When a visit has labs,
+   * the urine sediment and the temperature are drawn too (unremarkable unless given), so that every lab
+   * descriptor of SLEDAI-2K is assessed (D3); a visit without `labs` has none, and its score is partial.
+   */
+  readonly labs?: Partial<{
+    c3: number;
+    c4: number;
+    dsdna: number;
+    uprot24: number;
+    plt: number;
+    wbc: number;
+    cd19: number;
+    nsmb: number;
+    urbc: number;
+    uwbc: number;
+    rbccast: number;
+    temp: number;
+  }>;
 }
 
 export interface StudyCourseOptions {
@@ -133,11 +150,11 @@ export function studyCourseBundle(options: StudyCourseOptions): Bundle {
       code: { coding: [{ system: `${base}/CodeSystem/study-assessments`, code: 'pga' }] },
       valueQuantity: { value: visit.pga, unit: '{score}', system: 'http://unitsofmeasure.org', code: '{score}' },
     });
-    const labs = visit.labs ?? {};
+    const labs: NonNullable<VisitRecord['labs']> = visit.labs ? { urbc: 1, uwbc: 2, rbccast: 0, temp: 36.8, ...visit.labs } : {};
     const lab = (code: string, value: number | undefined, unit: string, range?: { low?: number; high?: number }): void => {
       if (value === undefined) return;
       observation(`w${visit.week}-lab-${code}`, day, {
-        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+        category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: code === 'TEMP' ? 'vital-signs' : 'laboratory' }] }],
         code: { coding: [{ system: LOCAL_LAB, code }] },
         valueQuantity: { value, unit },
         ...(range
@@ -153,6 +170,10 @@ export function studyCourseBundle(options: StudyCourseOptions): Bundle {
     lab('WBC', labs.wbc, '10*9/L');
     lab('CD19PCT', labs.cd19, '%');
     lab('NSMB', labs.nsmb, '%');
+    lab('URBC', labs.urbc, '/[HPF]');
+    lab('UWBC', labs.uwbc, '/[HPF]');
+    lab('RBCCAST', labs.rbccast, '/[LPF]');
+    lab('TEMP', labs.temp, 'Cel');
   }
   return { resourceType: 'Bundle', type: 'transaction', entry: entries };
 }

@@ -47,6 +47,18 @@ describe('Study profiles', () => {
     );
   });
 
+  it("rejects a ResearchSubject with an arm, a consent, another study or a second identifier (the EHR's, issue 11)", () => {
+    const r = first('study-research-subject');
+    r.assignedArm = 'Belimumab 10 mg/kg';
+    r.consent = { reference: 'Consent/c-1' };
+    r.study = { reference: 'ResearchStudy/other' };
+    r.identifier = [...(r.identifier as unknown[]), { system: 'http://hospital.example.org/mrn', value: 'MRN-1' }];
+    const found = errors(r, 'study-research-subject').join('\n');
+    for (const path of ['ResearchSubject.assignedArm', 'ResearchSubject.consent', 'ResearchSubject.study.reference', 'ResearchSubject.identifier']) {
+      expect(found).toContain(path);
+    }
+  });
+
   it('rejects a lab code outside the study ValueSet', () => {
     const r = first('study-lab-observation');
     r.code = { coding: [{ system: LOINC, code: '2093-3' }] };

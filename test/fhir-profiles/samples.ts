@@ -79,6 +79,17 @@ export const VALID: Record<string, Resource[]> = {
   'study-patient': [
     { resourceType: 'Patient', meta: { source: 'urn:study:pseudonymiser' }, identifier: [{ system: `${BASE}/sid/study-subject`, value: 'subj-001' }], gender: 'female', birthDate: '1990-04' } as unknown as Resource,
   ],
+  'study-research-subject': [
+    {
+      resourceType: 'ResearchSubject',
+      meta: { source: 'urn:belimumab-sle:source:hospital-ehr' },
+      identifier: [{ system: `${BASE}/sid/study-subject`, value: 'subj-001' }],
+      status: 'withdrawn',
+      period: { start: '2024-05-01', end: '2024-11-20' },
+      study: { reference: 'ResearchStudy/nct04893161' },
+      individual: { reference: 'Patient/subj-001' },
+    } as unknown as Resource,
+  ],
   'sledai-2k-score': [
     observation(concept(cs('sledai-2k'), 'total'), { valueInteger: 8 }, {
       meta: undefined,

@@ -237,6 +237,14 @@ describe('StudyStack: IAM', () => {
     }
   });
 
+  it('lets review read and write the study table and put its study event, and nothing on identities', () => {
+    const bus = logicalIdOf('AWS::Events::EventBus', () => true);
+    expect(actionsOn('review', identityTable())).toEqual([]);
+    expect(actionsOn('review', keyOfTable(IDENTITY_TABLE.suffix))).toEqual([]);
+    expect(actionsOn('review', studyTable())).toEqual(expect.arrayContaining([...READ, ...WRITE]));
+    expect(actionsOn('review', bus)).toEqual(['events:PutEvents']);
+  });
+
   it('keeps the consumers (derive, screen) away from identities; only derive puts events', () => {
     const bus = logicalIdOf('AWS::Events::EventBus', () => true);
     for (const name of ['derive', 'screen']) {
@@ -256,7 +264,7 @@ describe('StudyStack: IAM', () => {
           expect(asList(s.Action).sort()).toEqual(['kms:Decrypt']);
           continue;
         }
-        expect(s.Condition).toEqual({ StringEquals: { 'kms:ViaService': expect.stringMatching(/^(dynamodb|sns)\.eu-west-1\.amazonaws\.com$/) } });
+        expect(s.Condition).toEqual({ StringEquals: { 'kms:ViaService': expect.stringMatching(/^(dynamodb|sns|secretsmanager)\.eu-west-1\.amazonaws\.com$/) } });
       }
     }
   });
@@ -274,7 +282,7 @@ describe('StudyStack: IAM', () => {
 });
 
 describe('StudyStack: API', () => {
-  it('puts the JWT authorizer on every route but GET /fhir/metadata', () => {
+  it('puts the JWT authorizer on every route but GET /fhir/metadata and $default', () => {
     synth.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
@@ -282,14 +290,17 @@ describe('StudyStack: API', () => {
     });
     const routes = Object.values(resourcesOf(synth.template, 'AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual([
+      '$default',
       'GET /fhir/Patient/{pseudonym}/$hospital-identity',
       'GET /fhir/metadata',
       'GET /fhir/{proxy+}',
       'POST /fhir',
       'POST /fhir/Bundle',
+      'POST /fhir/Task/{id}/$settle',
     ]);
     for (const route of routes) {
-      if (route.RouteKey === 'GET /fhir/metadata') {
+      // $default (issue 14): unknown paths answered by serve with an OperationOutcome, before any claim is read.
+      if (route.RouteKey === 'GET /fhir/metadata' || route.RouteKey === '$default') {
         expect(route.AuthorizationType).toBe('NONE');
       } else {
         expect(route.AuthorizationType, route.RouteKey).toBe('JWT');
@@ -318,6 +329,7 @@ describe('StudyStack: API', () => {
     expect(target('GET /fhir/{proxy+}')).toContain(functionLogicalId(synth.template, 'serve'));
     expect(target('GET /fhir/metadata')).toContain(functionLogicalId(synth.template, 'serve'));
     expect(target('GET /fhir/Patient/{pseudonym}/$hospital-identity')).toContain(functionLogicalId(synth.template, 'identity'));
+    expect(target('$default')).toContain(functionLogicalId(synth.template, 'serve'));
   });
 
   it('logs access to an encrypted log group and throttles at the stage', () => {

@@ -70,6 +70,10 @@ describe('A simulated cohort through the local API', () => {
     expect(row[header.indexOf('sledai_week0')]).toBe('6');
     const events = csv.slice(1).filter((l) => l.split(',')[header.indexOf('sri4_week48')] === '1').length;
     expect(events).toBe(cohort.subjects.filter((s) => s.responder).length);
+    // D9: every simulated subject is dosed and evaluable, so the ITT column equals sri4_week48; D8: responders give no reason.
+    const itt = csv.slice(1).map((l) => l.split(',')[header.indexOf('sri4_week48_itt')]);
+    expect(itt).toEqual(csv.slice(1).map((l) => l.split(',')[header.indexOf('sri4_week48')]));
+    expect(out).toContain(`SRI-4 week 48: ${events}/${N} responders among evaluable subjects (0 not evaluable); ITT ${events}/${N}`);
     expect(readFileSync(join(outDir, 'data-dictionary.md'), 'utf8')).toContain('| cd19_log_ratio_w4 |');
     const ndjson = readdirSync(join(outDir, 'ndjson')).sort();
     expect(ndjson).toEqual(expect.arrayContaining(['MedicationAdministration.ndjson', 'Observation.ndjson', 'Patient.ndjson']));

@@ -44,6 +44,7 @@ const DATE_PATHS: Readonly<Record<string, readonly string[]>> = {
   ResearchSubject: ['period.start'],
   Provenance: ['recorded'],
   Communication: ['sent'],
+  Task: ['authoredOn', 'lastModified'],
 };
 
 /** Elements whose codings are indexed; other types fall back to `code` when they have one. */
@@ -58,8 +59,8 @@ const CODE_PATHS: Readonly<Record<string, readonly string[]>> = {
   Patient: [],
 };
 
-/** Patient compartment references; `individual` is ResearchSubject's in R4. */
-const PATIENT_PATHS = ['subject', 'patient', 'individual'] as const;
+/** Patient compartment references; `individual` is ResearchSubject's in R4, `for` is Task's. */
+const PATIENT_PATHS = ['subject', 'patient', 'individual', 'for'] as const;
 
 const PATIENT_REFERENCE = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]*)?$/;
 

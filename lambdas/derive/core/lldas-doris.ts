@@ -72,13 +72,20 @@ export function lldasCriteria(
   const score = visit.sledai;
   const gi = visit.bilag.get(r.gastrointestinalDomain)?.grade;
   const majorOrgan = score?.present.some((f) => f.groups.some((g) => r.majorOrganGroups.includes(g)));
+  // A partial score (D3) has no total: it can still fail (a major-organ descriptor, or present weights
+  // already above the limit) but never pass.
+  const presentWeight = score?.present.reduce((sum, f) => sum + f.weight, 0) ?? 0;
+  const sledaiPart: Tri =
+    score === undefined ? undefined : majorOrgan || presentWeight > r.maxSledai ? false : score.total === undefined ? undefined : score.total <= r.maxSledai;
   const sledai = allOf([
-    score === undefined ? undefined : score.total <= r.maxSledai && !majorOrgan,
+    sledaiPart,
     gi === undefined ? undefined : r.gastrointestinalInactiveGrades.includes(gi),
     !hemolysis,
   ]);
   const before = previous?.sledai ? new Set(previous.sledai.present.map((f) => f.code)) : undefined;
-  const noNewActivity = score && before ? score.present.every((f) => before.has(f.code)) : undefined;
+  const isNew = score && before ? score.present.some((f) => !before.has(f.code)) : undefined;
+  // With a partial score now, an unassessed descriptor could be new activity: only a found one decides.
+  const noNewActivity: Tri = isNew === undefined ? undefined : isNew ? false : score?.total === undefined ? undefined : true;
   const p = treatment.prednisone.hundredths;
   return {
     sledai,
@@ -108,10 +115,13 @@ export interface DorisCriteria {
  */
 export function dorisCriteria(visit: AssessedVisit, treatment: VisitTreatment, rules: DerivationRules): DorisCriteria {
   const d = rules.response.doris;
-  const clinical = visit.sledai?.present.filter((f) => !f.groups.some((g) => d.excludedGroups.includes(g))).reduce((sum, f) => sum + f.weight, 0);
+  const score = visit.sledai;
+  const clinical = score?.present.filter((f) => !f.groups.some((g) => d.excludedGroups.includes(g))).reduce((sum, f) => sum + f.weight, 0);
+  // A partial score (D3) can fail cSLEDAI = 0 but not pass it, unless only serology is unassessed.
+  const serologyOnlyMissing = score?.missing?.every((code) => d.excludedGroups.some((g) => rules.sledai.descriptors.find((x) => x.code === code)?.groups.includes(g))) ?? true;
   const p = treatment.prednisone.hundredths;
   return {
-    clinicalSledai: clinical === undefined ? undefined : clinical <= d.maxClinicalSledai,
+    clinicalSledai: clinical === undefined ? undefined : clinical > d.maxClinicalSledai ? false : score?.total === undefined && !serologyOnlyMissing ? undefined : true,
     pga: visit.pga === undefined ? undefined : visit.pga.hundredths < d.pgaBelowHundredths,
     // The abstract says ≤ 5 mg/day while the paper's Table 2 prints < 5 mg/day; ≤ follows the
     // abstract and the brief, and the discrepancy is flagged to the PI (response-indices.md §7).
@@ -159,10 +169,18 @@ export function stateObservation(input: StateObservationInput, ctx: DerivedConte
     ...(mg === undefined ? unknown : { valueQuantity: { value: mg, unit: 'mg/d', system: UCUM, code: 'mg/d' } }),
   });
   const attained = allOf(input.criteria);
+  const dose = input.treatment.prednisone;
+  const notes = [
+    ...dose.undecided.map(
+      (u) =>
+        `Glucocorticoid dose undecided (D10): records of ${u.product} disagree (${u.records.map((r) => `${r.resourceType}/${r.id ?? '?'}`).join(', ')}); awaiting the investigator.`,
+    ),
+    ...(dose.decidedBy ? [`Prednisone-equivalent dose decided by the investigator (D10): Observation/${dose.decidedBy.id ?? '?'}.`] : []),
+  ];
   const evidence = evidenceParts(
     ctx,
     input.sledaiVisits.filter((v) => v.sledai).map((v) => `Observation/${derivedId(ctx.subject, v.visit.key, 'sledai-2k')}`),
-    [...(input.visit.pga ? [input.visit.pga.observation] : []), ...input.treatment.evidence, ...input.extraEvidence],
+    [...(input.visit.pga ? [input.visit.pga.observation] : []), ...input.treatment.evidence, ...(dose.decidedBy ? [dose.decidedBy] : []), ...input.extraEvidence],
   );
   return {
     ...header,
@@ -170,5 +188,6 @@ export function stateObservation(input: StateObservationInput, ctx: DerivedConte
     component,
     extension: [...(header.extension ?? []), ...evidence.extension],
     ...(evidence.derivedFrom.length > 0 ? { derivedFrom: evidence.derivedFrom } : {}),
+    ...(notes.length > 0 ? { note: notes.map((text) => ({ text })) } : {}),
   };
 }

@@ -185,23 +185,60 @@ export function doseLines(record: MedicationResource, strengthMg: number | undef
   }
 }
 
+/**
+ * When a record was made, for "the latest record" of D10: MedicationRequest.authoredOn,
+ * MedicationStatement.dateAsserted, an administration's own date; without it, the start of the period
+ * the record covers. meta.lastUpdated is not used: it says when the layer stored the record, and a
+ * resent old record would look new.
+ * @param record - A medication record.
+ * @returns YYYY-MM-DD, or undefined when the record is undated.
+ */
+export function recordDate(record: MedicationResource): string | undefined {
+  const made = record.resourceType === 'MedicationRequest' ? record.authoredOn : record.resourceType === 'MedicationStatement' ? record.dateAsserted : undefined;
+  const date = made ?? exposurePeriod(record)?.start;
+  return date ? calendarDate(date) : undefined;
+}
+
 /** The current daily dose of one drug on a date. */
 export interface DailyDose {
-  /** mg/day on systemic routes; undefined when a covering record has a dose that cannot be read. */
+  /** mg/day on systemic routes; undefined when a covering record has a dose that cannot be read, or when undecided. */
   readonly mgPerDay: number | undefined;
   /** The records the dose was read from. */
   readonly evidence: readonly MedicationResource[];
+  /** D10: records of the drug that tie for latest and disagree; the dose is undecided. */
+  readonly conflict?: readonly MedicationResource[];
 }
 
-const PRIORITY: readonly MedicationResource['resourceType'][] = ['MedicationStatement', 'MedicationRequest', 'MedicationAdministration'];
+function recordMgPerDay(records: readonly MedicationResource[], meds: Medications, pulseMinMg: number | undefined): number | undefined {
+  let total: number | undefined = 0;
+  for (const record of records) {
+    const strength = ingredientsOf(record.medicationCodeableConcept, meds).find((i) => i.strengthMg !== undefined)?.strengthMg;
+    for (const line of doseLines(record, strength, meds).filter((l) => l.systemic)) {
+      if (line.doseMg === undefined) {
+        total = undefined;
+      } else if (total !== undefined && (pulseMinMg === undefined || line.doseMg < pulseMinMg)) {
+        total += line.doseMg * line.perDay;
+      }
+    }
+  }
+  return total;
+}
+
+function isPulse(record: MedicationResource, meds: Medications, pulseMinMg: number | undefined): boolean {
+  if (pulseMinMg === undefined) {
+    return false;
+  }
+  const strength = ingredientsOf(record.medicationCodeableConcept, meds).find((i) => i.strengthMg !== undefined)?.strengthMg;
+  return doseLines(record, strength, meds).some((l) => l.systemic && l.doseMg !== undefined && l.doseMg >= pulseMinMg);
+}
 
 /**
- * The daily dose of one drug on a date. Statements win over requests, and requests over
- * administrations, so one course recorded three ways is counted once. Among statements (or requests)
- * covering the date, the one that started last wins: a dose change is a new record that supersedes
- * the old. Administrations on that calendar day are summed. Single doses at or above `pulseMinMg`
- * are left out: pulses are handled as prohibited medication, never averaged in (response-indices.md §8).
- * No covering record means 0 mg/day.
+ * The daily dose of one drug (product) on a date, per D10: of the records of the drug whose period
+ * covers the date, the latest (by {@link recordDate}) decides, so a newer, higher request supersedes an
+ * older statement and one course recorded three ways counts once. Administrations of the drug on one
+ * day are one record (their doses add up). Records that tie for latest and disagree make the dose
+ * undecided (`conflict`). Pulses (a single dose at or above `pulseMinMg`) are left out: they are
+ * restricted medication (D7 b), never averaged in (response-indices.md §8). No covering record: 0 mg/day.
  * @param date - The day (YYYY-MM-DD).
  * @param records - The subject's usable medication records.
  * @param entry - The drug.
@@ -219,29 +256,86 @@ export function dailyDoseOn(
   const day = calendarDate(date);
   const covering = records.filter((r) => {
     const period = exposurePeriod(r);
-    return matchesDrug(r.medicationCodeableConcept, entry, meds) && period && period.start <= day && (period.end === undefined || period.end >= day);
+    return matchesDrug(r.medicationCodeableConcept, entry, meds) && period && period.start <= day && (period.end === undefined || period.end >= day) && !isPulse(r, meds, pulseMinMg);
   });
-  for (const type of PRIORITY) {
-    const ofType = covering.filter((r) => r.resourceType === type);
-    if (ofType.length === 0) {
+  if (covering.length === 0) {
+    return { mgPerDay: 0, evidence: [] };
+  }
+  // Each candidate: a statement or request alone, or all administrations of the day together.
+  const administrations = covering.filter((r) => r.resourceType === 'MedicationAdministration');
+  const candidates: { made: string; records: MedicationResource[] }[] = [
+    ...covering.filter((r) => r.resourceType !== 'MedicationAdministration').map((r) => ({ made: recordDate(r) ?? '', records: [r] })),
+    ...(administrations.length > 0 ? [{ made: day, records: administrations }] : []),
+  ];
+  const latest = candidates.reduce((max, c) => (c.made > max ? c.made : max), '');
+  const tied = candidates.filter((c) => c.made === latest).sort((a, b) => (a.records[0]?.id ?? '').localeCompare(b.records[0]?.id ?? ''));
+  const doses = tied.map((c) => recordMgPerDay(c.records, meds, pulseMinMg));
+  const evidence = tied.flatMap((c) => c.records);
+  const readable = doses.filter((d): d is number => d !== undefined).map((d) => Math.round(d * 100));
+  if (new Set(readable).size > 1) {
+    return { mgPerDay: undefined, evidence, conflict: evidence };
+  }
+  return { mgPerDay: doses.includes(undefined) ? undefined : doses[0], evidence };
+}
+
+/** A new or increased immunosuppressant or antimalarial after day 0 (D7 c). */
+export interface MedicationChange {
+  /** The first day the change is in effect (YYYY-MM-DD). */
+  readonly date: string;
+  readonly detail: string;
+  readonly evidence: readonly MedicationResource[];
+}
+
+/**
+ * Immunosuppressants and antimalarials started or increased after day 0 (D7 c): a drug of the data's
+ * list not in use on day 0 that a record shows in use after it (new), or one in use on day 0 whose
+ * daily dose (D10: latest covering record) rises above the day-0 dose (increased). The days checked
+ * are day 0 + 1 for records still running then and the start of every later record: a dose only
+ * changes when a record starts. A dose that cannot be read is no increase (it cannot be compared).
+ * @param day0 - Day 0 (YYYY-MM-DD).
+ * @param records - The subject's usable medication records.
+ * @param meds - The medication data.
+ * @returns The first change per drug.
+ */
+export function immunosuppressantChanges(day0: string, records: readonly MedicationResource[], meds: Medications): MedicationChange[] {
+  const changes: MedicationChange[] = [];
+  const after = addDays(day0, 1);
+  for (const drug of meds.immunosuppressants.drugs) {
+    const own = records.filter((r) => matchesDrug(r.medicationCodeableConcept, drug, meds));
+    const days = [
+      ...new Set(
+        own.flatMap((r) => {
+          const period = exposurePeriod(r);
+          if (!period || (period.end !== undefined && period.end < after)) {
+            return [];
+          }
+          return [period.start > after ? period.start : after];
+        }),
+      ),
+    ].sort();
+    if (days.length === 0) {
       continue;
     }
-    const chosen =
-      type === 'MedicationAdministration'
-        ? ofType
-        : [[...ofType].sort((a, b) => (exposurePeriod(a)?.start ?? '').localeCompare(exposurePeriod(b)?.start ?? '') || (a.id ?? '').localeCompare(b.id ?? '')).at(-1) as MedicationResource];
-    let total: number | undefined = 0;
-    for (const record of chosen) {
-      const strength = ingredientsOf(record.medicationCodeableConcept, meds).find((i) => i.strengthMg !== undefined)?.strengthMg;
-      for (const line of doseLines(record, strength, meds).filter((l) => l.systemic)) {
-        if (line.doseMg === undefined) {
-          total = undefined;
-        } else if (total !== undefined && (pulseMinMg === undefined || line.doseMg < pulseMinMg)) {
-          total += line.doseMg * line.perDay;
-        }
+    const baseline = dailyDoseOn(day0, own, drug, meds);
+    for (const day of days) {
+      const dose = dailyDoseOn(day, own, drug, meds);
+      if (dose.evidence.length === 0) {
+        continue;
+      }
+      const refs = dose.evidence.map((r) => `${r.resourceType}/${r.id ?? '?'}`).join(', ');
+      if (baseline.evidence.length === 0) {
+        changes.push({ date: day, detail: `new ${drug.display} (${refs}) from ${day}, not in use on day 0 (${day0}).`, evidence: dose.evidence });
+        break;
+      }
+      if (baseline.mgPerDay !== undefined && dose.mgPerDay !== undefined && Math.round(dose.mgPerDay * 100) > Math.round(baseline.mgPerDay * 100)) {
+        changes.push({
+          date: day,
+          detail: `${drug.display} increased to ${dose.mgPerDay} mg/day (${refs}) on ${day}, above the day-0 dose of ${baseline.mgPerDay} mg/day.`,
+          evidence: [...baseline.evidence, ...dose.evidence],
+        });
+        break;
       }
     }
-    return { mgPerDay: total, evidence: chosen };
   }
-  return { mgPerDay: 0, evidence: [] };
+  return changes;
 }

@@ -2,7 +2,11 @@
  * The analysis dataset: one row per subject (pseudonym as row name, R's write.csv layout), with the
  * baseline characteristics, each measure of the model's features at each scheduled visit, SLEDAI-2K,
  * SRI-4 and the prednisone-equivalent dose per visit, the model's features at its timepoint and the
- * week-48 endpoint (1/0/NA); a data dictionary; and the study resources as NDJSON, one file per type.
+ * week-48 endpoint (1/0/NA); per SRI-4 visit the reasons of a non-response or not-evaluable result and
+ * the study decisions behind them (D8: a missing component is named, so that a statistician can apply
+ * LOCF instead); the primary endpoint in the intention-to-treat count (D9: not evaluable counts as
+ * non-responder among subjects with at least one dose); a data dictionary; and the study resources as
+ * NDJSON, one file per type.
  * Numbers are written in full (shortest round-trip) precision so that fitting from the CSV gives the
  * same coefficients as fitting from the store.
  */
@@ -30,6 +34,9 @@ export interface AnalysisDataset {
 }
 
 const SLEDAI: MeasureSpec = { key: 'sledai', source: 'sledai-2k-total', unit: '{score}' };
+/** The primary endpoint's visit (registry record: SRI-4 at week 48) and its ITT column (D9). */
+const PRIMARY_VISIT = 'week-48';
+export const ITT_COLUMN = 'sri4_week48_itt';
 const suffix = (visit: string): string => visit.replace('-', '');
 
 /**
@@ -73,8 +80,32 @@ export function analysisDataset(cohort: readonly CohortSubject[], model: Predict
       unit: '',
       values: '1 responder, 0 non-responder, NA not evaluable or not reached',
     });
-    cells.push((s) => sriAt(s.records, visit, urls));
+    cells.push((s) => sriAt(s.records, visit, urls)?.value ?? null);
   }
+  for (const visit of SCHEDULED_VISITS.filter((v) => v !== 'week-0')) {
+    columns.push({
+      name: `sri4_${suffix(visit)}_reason`,
+      description: `Why SRI-4 at ${visit} is non-responder or not evaluable: outcome-reason codes of the derived sri4-response Observation, each with the item it names (e.g. missing-component:pga for a missing PGA, D8; missing-baseline:total, baseline-below-threshold:total, D9)`,
+      unit: '',
+      values: 'reason[:item] separated by ";"; empty for a responder with no reason; NA when not derived',
+    });
+    cells.push((s) => sriAt(s.records, visit, urls)?.reasons ?? null);
+    columns.push({
+      name: `sri4_${suffix(visit)}_decision`,
+      description: `Study decisions (study-decisions.md) behind the SRI-4 reasons at ${visit}: D6 withdrawal, D7 restricted medication, D8 missing component or endpoint, D9 not evaluable`,
+      unit: '',
+      values: 'decision ids separated by ";"; empty when none; NA when not derived',
+    });
+    cells.push((s) => sriAt(s.records, visit, urls)?.decisions ?? null);
+  }
+  columns.push({
+    name: ITT_COLUMN,
+    description:
+      'Primary endpoint (SRI-4 at week 48) in the intention-to-treat count (D9): every subject with at least one completed belimumab dose; a not-evaluable subject counts as non-responder. Compare with sri4_week48, where not evaluable is NA.',
+    unit: '',
+    values: '1 responder, 0 non-responder or not evaluable; NA outside the ITT population or not reached',
+  });
+  cells.push((s) => ittAt(s.records, PRIMARY_VISIT, urls));
   for (const visit of SCHEDULED_VISITS) {
     columns.push({
       name: `pred_dose_${suffix(visit)}`,
@@ -111,6 +142,38 @@ export function datasetCsv(dataset: AnalysisDataset): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Both figures of the primary endpoint (D9): among evaluable subjects, and in the ITT population. */
+export interface PrimaryEndpointSummary {
+  /** Subjects with a derived week-48 SRI-4 that is responder or non-responder. */
+  readonly evaluable: number;
+  readonly responders: number;
+  /** Subjects whose week-48 SRI-4 is not evaluable. */
+  readonly notEvaluable: number;
+  /** Subjects in the ITT count (at least one dose, endpoint derived). */
+  readonly itt: number;
+  readonly ittResponders: number;
+}
+
+/**
+ * Counts the primary endpoint both ways (D9: "both figures are reported").
+ * @param dataset - The dataset.
+ * @returns The counts.
+ */
+export function primaryEndpointSummary(dataset: AnalysisDataset): PrimaryEndpointSummary {
+  const at = (name: string): number => dataset.columns.findIndex((c) => c.name === name);
+  const value = at('sri4_week48');
+  const reason = at('sri4_week48_reason');
+  const itt = at(ITT_COLUMN);
+  const rows = dataset.rows;
+  return {
+    evaluable: rows.filter((r) => r.cells[value] === 1 || r.cells[value] === 0).length,
+    responders: rows.filter((r) => r.cells[value] === 1).length,
+    notEvaluable: rows.filter((r) => r.cells[value] === null && typeof r.cells[reason] === 'string').length,
+    itt: rows.filter((r) => r.cells[itt] === 1 || r.cells[itt] === 0).length,
+    ittResponders: rows.filter((r) => r.cells[itt] === 1).length,
+  };
+}
+
 /**
  * The data dictionary as Markdown.
  * @param dataset - The dataset.
@@ -123,6 +186,12 @@ export function dataDictionary(dataset: AnalysisDataset, model: PredictionModel)
     '# Analysis dataset: data dictionary',
     '',
     `One row per study subject; the row name (first, unnamed column) is the subject's pseudonym. Features and outcome as defined by model ${model.name} ${model.version} (timepoint ${model.timepoint}). Missing values are NA.`,
+    '',
+    'SRI-4 follows the study decisions (study-decisions.md): baseline per component from day −28 to day 0 (D1); withdrawal and completion (D6); restricted medication (D7); a missing component makes a non-responder, named in the `_reason` column as `missing-component:<item>` so that LOCF can be applied instead (D8); a baseline SLEDAI-2K below 4 or no baseline is not evaluable (NA in `sri4_*`), and counts as non-responder in `sri4_week48_itt` (D9).',
+    '',
+    ((p) => `Primary endpoint in this export: ${p.responders} responders of ${p.evaluable} evaluable subjects (${p.notEvaluable} not evaluable); ITT: ${p.ittResponders} responders of ${p.itt}.`)(
+      primaryEndpointSummary(dataset),
+    ),
     '',
     '| column | description | unit | values |',
     '|---|---|---|---|',
@@ -173,17 +242,51 @@ function ageAtDay0(records: readonly Resource[], urls: ReturnType<typeof studyUr
   return y - by - (m < bm || (m === bm && d < bd) ? 1 : 0);
 }
 
-function sriAt(records: readonly Resource[], visit: string, urls: ReturnType<typeof studyUrls>): number | null {
+/** The derived SRI-4 of a visit as export cells. */
+interface SriCells {
+  /** 1 responder, 0 non-responder, null not evaluable. */
+  readonly value: number | null;
+  /** `reason[:item]` of each outcome-reason component, `;`-separated. */
+  readonly reasons: string;
+  /** The study decisions behind the reasons, unique, `;`-separated. */
+  readonly decisions: string;
+  readonly observation: Observation;
+}
+
+function sriObservationAt(records: readonly Resource[], visit: string, urls: ReturnType<typeof studyUrls>): Observation | undefined {
   const profile = urls.structureDefinition('sri4-response');
-  const o = records.find(
+  return records.find(
     (r): r is Observation =>
       r.resourceType === 'Observation' &&
       (r.meta?.profile ?? []).includes(profile) &&
       !!r.code.coding?.some((c) => c.system === urls.assessments && c.code === 'sri4') &&
       visitCodeOf(r, urls) === visit,
   );
-  const code = o?.valueCodeableConcept?.coding?.find((c) => c.system === urls.assessments)?.code;
-  return code === 'responder' ? 1 : code === 'non-responder' ? 0 : null;
+}
+
+function sriAt(records: readonly Resource[], visit: string, urls: ReturnType<typeof studyUrls>): SriCells | undefined {
+  const o = sriObservationAt(records, visit, urls);
+  if (!o) return undefined;
+  const code = o.valueCodeableConcept?.coding?.find((c) => c.system === urls.assessments)?.code;
+  const reasons = (o.component ?? []).filter((c) => c.code.coding?.some((k) => k.system === urls.assessments && k.code === 'outcome-reason'));
+  const item = (c: (typeof reasons)[number]): string | undefined => c.extension?.find((e) => e.url === urls.structureDefinition('outcome-reason-item'))?.valueCoding?.code;
+  const decision = (c: (typeof reasons)[number]): string | undefined => c.extension?.find((e) => e.url === urls.structureDefinition('study-decision'))?.valueCode;
+  return {
+    value: code === 'responder' ? 1 : code === 'non-responder' ? 0 : null,
+    reasons: reasons.map((c) => [c.valueCodeableConcept?.coding?.[0]?.code ?? '', item(c)].filter(Boolean).join(':')).join(';'),
+    decisions: [...new Set(reasons.map(decision).filter((d): d is string => d !== undefined))].join(';'),
+    observation: o,
+  };
+}
+
+/**
+ * The primary endpoint in the ITT count (D9): the derivation marks the endpoint Observation with the
+ * `itt-population` extension (at least one completed belimumab dose); within it, not evaluable is 0.
+ */
+function ittAt(records: readonly Resource[], visit: string, urls: ReturnType<typeof studyUrls>): number | null {
+  const sri = sriAt(records, visit, urls);
+  const inItt = sri?.observation.extension?.find((e) => e.url === urls.structureDefinition('itt-population'))?.valueBoolean === true;
+  return sri && inItt ? (sri.value ?? 0) : null;
 }
 
 function prednisoneAt(records: readonly Resource[], visit: string, urls: ReturnType<typeof studyUrls>): number | null {

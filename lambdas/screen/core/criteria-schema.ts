@@ -70,6 +70,15 @@ const ruleSchema = z.discriminatedUnion('type', [
     relapse: z.string(),
     activeCriterion: z.string(),
     noTherapy: z.enum(['unknown', 'review', 'not-met']),
+    /** E1: what counts as adequate therapy (systemic, long enough); shorter or local-only therapy is review. */
+    systemicTherapy: z.strictObject({
+      minimum: durationSchema,
+      maxGap: durationSchema,
+      routes: z.string(),
+      localForms: z.string(),
+      systemicForms: z.string(),
+      systemicOnly: z.string(),
+    }),
     renal: z.strictObject({
       set: z.string(),
       unit: z.string(),
@@ -147,6 +156,8 @@ const criterionSchema = z.strictObject({
   bullet: z.string().min(1),
   /** Decisions taken where the record is silent or ambiguous, in words. */
   decisions: z.array(z.string().min(1)),
+  /** The study decision the rule implements (study-decisions.md: E1, E2...), when there is one. */
+  decision: z.string().regex(/^[A-Z]\d+$/).optional(),
   rule: ruleSchema,
 });
 

@@ -10,6 +10,7 @@ export {
 } from './criteria.js';
 export type { CriteriaFile } from './criteria-schema.js';
 export { GROUP_FILE, toEligibilityGroup } from './publish.js';
+export { screeningReviewItems } from './review-items.js';
 export {
   type CriterionResult,
   type CriterionState,

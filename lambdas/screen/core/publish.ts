@@ -16,7 +16,8 @@ const UCUM = 'http://unitsofmeasure.org';
  * for an investigator-only criterion), and extensions: `eligibility-valueset` (every code list the
  * rule reads, as contained ValueSets), `eligibility-window` (look-back windows before day 0) and
  * `eligibility-rule` (the rule as written, JSON, so that another tool can read every parameter) and
- * `eligibility-rule-note` (the decisions taken where the record is silent).
+ * `eligibility-rule-note` (the decisions taken where the record is silent), and `eligibility-decision`
+ * (the id of the study decision the rule implements, e.g. E1, in study-decisions.md).
  * @param criteria - The loaded criteria.
  * @param base - The canonical base.
  * @returns The Group.
@@ -35,7 +36,8 @@ export function toEligibilityGroup(criteria: EligibilityCriteria, base: string):
       extension: [
         ...sets.map(vsRef),
         ...windows.map((w) => ({ url: ext('eligibility-window'), valueDuration: duration(w) })),
-        { url: ext('eligibility-rule'), valueString: JSON.stringify(c.rule) },
+        { url: ext('eligibility-rule'), valueString: withBase(JSON.stringify(c.rule), base) },
+        ...(c.decision ? [{ url: ext('eligibility-decision'), valueId: c.decision }] : []),
         ...c.decisions.map((d) => ({ url: ext('eligibility-rule-note'), valueString: d })),
       ],
       code: { coding: [{ system: `${base}/CodeSystem/study-assessments`, code: c.code }], text: c.bullet },
@@ -66,13 +68,19 @@ export function toEligibilityGroup(criteria: EligibilityCriteria, base: string):
     resourceType: 'Group',
     id: file.id,
     contained,
-    extension: [...settingSets.map(vsRef), { url: ext('eligibility-rule'), valueString: JSON.stringify(file.settings) }],
+    extension: [...settingSets.map(vsRef), { url: ext('eligibility-rule'), valueString: withBase(JSON.stringify(file.settings), base) }],
     identifier: [{ system: `${base}/sid/eligibility-criteria`, value: `${file.id}|${file.version}` }],
     type: 'person',
     actual: false,
-    name: `${file.title} (version ${file.version}; source: ${file.source})`,
+    // A published resource carries no working notes (issue 12): the title names it, the version is in `identifier`.
+    name: file.title,
     characteristic,
   };
+}
+
+/** The rule file writes `{base}` for the study's canonical base; a published rule names the real one. */
+function withBase(text: string, base: string): string {
+  return text.replaceAll('{base}', base);
 }
 
 function duration(d: Duration): Quantity {
@@ -118,7 +126,15 @@ function setsOf(rule: RuleDefinition): string[] {
     case 'medication-exposure':
       return [rule.set];
     case 'refractory':
-      return [rule.therapy, rule.renal.set, rule.relapse];
+      return [
+        rule.therapy,
+        rule.renal.set,
+        rule.relapse,
+        rule.systemicTherapy.routes,
+        rule.systemicTherapy.localForms,
+        rule.systemicTherapy.systemicForms,
+        rule.systemicTherapy.systemicOnly,
+      ];
     case 'condition-history': {
       const met = rule.tiers.filter((t) => t.outcome === 'met').map((t) => t.set);
       return [...new Set([...met, ...rule.tiers.map((t) => t.set)])];
@@ -149,7 +165,7 @@ function windowsOf(rule: RuleDefinition): Duration[] {
       case 'condition-history':
         return rule.tiers.map((t) => t.window);
       case 'refractory':
-        return [rule.renal.persistentAfter];
+        return [rule.systemicTherapy.minimum, rule.renal.persistentAfter];
       case 'suppressive-therapy':
         return [rule.administeredWithin];
       case 'age':

@@ -14,6 +14,7 @@ import {
   quantityIn,
   ref,
 } from './record.js';
+import { type Exposure, type ExposureSettings, measureExposure } from './therapy.js';
 
 /** The state of one criterion. */
 export type CriterionState = 'met' | 'not-met' | 'unknown' | 'review';
@@ -227,28 +228,29 @@ function refractoryRule(def: Def<'refractory'>, ctx: RuleContext): Rule {
   const proteinuria = ctx.set(def.renal.set);
   const intoleranceTypes = new Set<string>(def.intoleranceTypes);
   const renal = def.renal;
+  const systemic = def.systemicTherapy;
+  const exposureSettings: ExposureSettings = {
+    routes: ctx.set(systemic.routes),
+    localForms: ctx.set(systemic.localForms),
+    systemicForms: ctx.set(systemic.systemicForms),
+    systemicOnly: ctx.set(systemic.systemicOnly),
+    minimum: systemic.minimum,
+    maxGap: systemic.maxGap,
+  };
+  const minimum = formatDuration(systemic.minimum);
   return (record, earlier) => {
+    // E1: a documented intolerance is refractory whatever the duration of therapy.
     const intolerant = record.allergies.filter(
       (a) => a.type !== undefined && intoleranceTypes.has(a.type) && (therapy.has(a.code) || a.reaction?.some((r) => therapy.has(r.substance))),
     );
     if (intolerant.length > 0) {
       return outcome('met', 'Intolerance to a glucocorticoid, antimalarial or immunosuppressant is recorded.', intolerant.map(ref));
     }
-    const treated: { ref: string; start?: number }[] = [];
-    for (const m of record.medications) {
-      if (!therapy.has(m.medicationCodeableConcept)) {
-        continue;
-      }
-      const span = record.medicationSpan(m);
-      if (!span.start || span.start.lo <= record.day0) {
-        treated.push({ ref: ref(m), ...(span.start ? { start: span.start.lo } : {}) });
-      }
-    }
-    const starts = treated.map((t) => t.start).filter((s): s is number => s !== undefined);
-    const therapyStart = starts.length > 0 ? Math.min(...starts) : undefined;
-    const treatedRefs = treated.map((t) => t.ref);
+    const exposure = measureExposure(record, therapy, exposureSettings);
+    const treatedRefs = exposure.records.map((t) => t.ref);
+    const inadequate = inadequateTherapy(exposure, minimum);
 
-    // Renal: 24-h proteinuria results up to day 0, oldest first.
+    // Renal: 24-h proteinuria results up to day 0, oldest first, against the start of systemic therapy.
     const results: { ref: string; day: number; bound: Bound }[] = [];
     for (const o of record.observations) {
       if (!proteinuria.has(o.code)) {
@@ -261,46 +263,76 @@ function refractoryRule(def: Def<'refractory'>, ctx: RuleContext): Rule {
       }
     }
     results.sort((a, b) => a.day - b.day);
-    const renalOutcome = renalRefractory(results, therapyStart, renal);
-    if (renalOutcome.state === 'met') {
+    const renalOutcome = renalRefractory(results, exposure.systemicStart, renal);
+    // A renal flare is a documented relapse (E1); persistence needs adequate therapy like unresponsiveness.
+    if (renalOutcome.state === 'met' && (renalOutcome.flare || !inadequate)) {
       return outcome('met', renalOutcome.reason, [...treatedRefs, ...renalOutcome.evidence]);
     }
+    if (renalOutcome.state === 'met') {
+      return outcome('review', `${renalOutcome.reason} ${inadequate ?? ''}`.trim(), [...treatedRefs, ...renalOutcome.evidence]);
+    }
     const relapses = relapse.empty ? [] : record.conditions.filter((c) => relapse.has(c.code)).map(ref);
-    if (treated.length > 0 && relapses.length > 0) {
+    if (exposure.records.length > 0 && relapses.length > 0) {
       return outcome('met', 'Relapse recorded after glucocorticoid, antimalarial or immunosuppressant therapy.', [...treatedRefs, ...relapses]);
     }
     if (renalOutcome.state === 'review') {
       return outcome('review', renalOutcome.reason, [...treatedRefs, ...renalOutcome.evidence]);
     }
-    if (treated.length === 0) {
+    if (exposure.records.length === 0) {
       return outcome(def.noTherapy, 'No glucocorticoid, antimalarial or immunosuppressant therapy on record.');
     }
     const active = earlier.get(def.activeCriterion);
     switch (active) {
       case 'met':
-        return outcome('met', 'Disease still active (SLEDAI-2K) after glucocorticoid, antimalarial or immunosuppressant therapy.', treatedRefs);
+        return inadequate
+          ? outcome('review', `Disease still active, but ${inadequate}`, treatedRefs)
+          : outcome('met', `Disease still active (SLEDAI-2K) after ${minimum} or more of systemic glucocorticoid, antimalarial or immunosuppressant therapy.`, treatedRefs);
       case 'not-met':
         return outcome('not-met', 'Treated, but the disease is not active by SLEDAI-2K and no intolerance, relapse or renal criterion is recorded.', treatedRefs);
       case 'review':
         return outcome('review', 'Treated; disease activity needs review.', treatedRefs);
       case 'unknown':
       case undefined:
-        return outcome('unknown', 'Treated; disease activity unknown (no SLEDAI-2K total).', treatedRefs);
+        return inadequate
+          ? outcome('review', `Disease activity unknown (no SLEDAI-2K total), and ${inadequate}`, treatedRefs)
+          : outcome('unknown', 'Treated; disease activity unknown (no SLEDAI-2K total).', treatedRefs);
     }
   };
+}
+
+/**
+ * Why the therapy on record is not adequate under E1, in rule words, or undefined when it is.
+ * @param exposure - The measured exposure.
+ * @param minimum - The minimum duration as text.
+ * @returns The reason, or undefined.
+ */
+function inadequateTherapy(exposure: Exposure, minimum: string): string | undefined {
+  if (exposure.adequate) {
+    return undefined;
+  }
+  const systemic = exposure.records.filter((r) => r.route === 'systemic');
+  const tail = `refractory needs ${minimum} of systemic (oral, IV, IM or subcutaneous) therapy before day 0 (E1): the investigator decides.`;
+  if (systemic.length === 0) {
+    return exposure.records.some((r) => r.route === 'unknown')
+      ? `the route of the glucocorticoid, antimalarial or immunosuppressant therapy is not recorded; ${tail}`
+      : `only topical or local glucocorticoid, antimalarial or immunosuppressant therapy is on record; ${tail}`;
+  }
+  return systemic.some((r) => r.first === undefined || r.last === undefined)
+    ? `systemic therapy on record covers less than ${minimum} with dates, and some of it has no start or end; ${tail}`
+    : `systemic therapy on record covers less than ${minimum}; ${tail}`;
 }
 
 function renalRefractory(
   results: readonly { ref: string; day: number; bound: Bound }[],
   therapyStart: number | undefined,
   renal: Def<'refractory'>['renal'],
-): RuleOutcome {
+): RuleOutcome & { readonly flare?: boolean } {
   if (results.length === 0) {
     return outcome('not-met', 'No 24-h proteinuria result.');
   }
   if (therapyStart === undefined) {
     return results.some((r) => possiblyAbove(r.bound, renal.persistentAbove))
-      ? outcome('review', 'Proteinuria above the renal threshold, but the start of therapy is not dated.', results.map((r) => r.ref))
+      ? outcome('review', 'Proteinuria above the renal threshold, but the start of systemic therapy is not dated.', results.map((r) => r.ref))
       : outcome('not-met', 'No proteinuria above the renal threshold.');
   }
   const during = results.filter((r) => r.day >= therapyStart);
@@ -329,7 +361,7 @@ function renalRefractory(
     const response = prior.find((p) => certainlyBelow(p.bound, renal.completeResponseBelow));
     if (response) {
       if (certainlyAbove(current.bound, renal.flareAbove)) {
-        return outcome('met', `Renal flare: 24-h proteinuria above ${renal.flareAbove} ${renal.unit} after a complete response.`, [response.ref, current.ref]);
+        return { ...outcome('met', `Renal flare: 24-h proteinuria above ${renal.flareAbove} ${renal.unit} after a complete response.`, [response.ref, current.ref]), flare: true };
       }
       if (possiblyAbove(current.bound, renal.flareAbove)) {
         review = [...review, response.ref, current.ref];
@@ -340,7 +372,7 @@ function renalRefractory(
     const lower = current.bound.comparator === '<' || current.bound.comparator === '<=' ? 0 : current.bound.value;
     const upper = nadir.bound.comparator === '>' || nadir.bound.comparator === '>=' ? Infinity : nadir.bound.value;
     if (lower >= renal.doublingFactor * upper && certainlyAbove(current.bound, renal.doublingMinimum)) {
-      return outcome('met', `Renal flare: 24-h proteinuria at least ${renal.doublingFactor} times an earlier value during therapy.`, [nadir.ref, current.ref]);
+      return { ...outcome('met', `Renal flare: 24-h proteinuria at least ${renal.doublingFactor} times an earlier value during therapy.`, [nadir.ref, current.ref]), flare: true };
     }
   }
   return review.length > 0

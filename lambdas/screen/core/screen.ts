@@ -26,6 +26,8 @@ export interface CriterionResult {
   /** The criterion's code in `{base}/CodeSystem/study-assessments`. */
   readonly code: string;
   readonly kind: 'inclusion' | 'exclusion';
+  /** The criterion in plain words: the registry bullet it implements (the Group characteristic's text). */
+  readonly text: string;
   /** After any investigator decision. */
   readonly state: CriterionState;
   /** What the data alone gave, before any investigator decision. */
@@ -76,7 +78,7 @@ export function screenPatient(input: ScreeningInput, criteria: EligibilityCriter
   for (const criterion of compiled.criteria) {
     const computed = criterion.evaluate(record, states);
     const decision = decisions.get(criterion.code);
-    let result: CriterionResult = { code: criterion.code, kind: criterion.kind, state: computed.state, computedState: computed.state, evidence: computed.evidence, reason: computed.reason };
+    let result: CriterionResult = { code: criterion.code, kind: criterion.kind, text: criterion.bullet, state: computed.state, computedState: computed.state, evidence: computed.evidence, reason: computed.reason };
     if (decision) {
       const evidence = [...new Set([...computed.evidence, decision.ref])].sort();
       if (computed.state === 'review' || computed.state === 'unknown') {

@@ -1,6 +1,9 @@
 import type { Extension, Observation, ObservationComponent, ResearchSubject } from '@medplum/fhirtypes';
 import { deterministicId } from '../../commons/ids.js';
+import { researchSubjectId } from '../../commons/study-ids.js';
 import type { OverallState, ScreeningResult } from './screen.js';
+
+export { researchSubjectId };
 
 /** The code of the screening Observation in the study-assessments CodeSystem. */
 export const ELIGIBILITY_SCREENING = 'eligibility-screening';
@@ -10,16 +13,6 @@ export const EVIDENCE_EXTENSION = 'eligibility-evidence';
 
 /** Extension on a screening component: the reason text (rule wording only, no patient data). */
 export const REASON_EXTENSION = 'eligibility-reason';
-
-/**
- * The id of the patient's ResearchSubject in this study: a pure function of the pseudonym, so that
- * every writer (screen, enrolment) derives the same one.
- * @param pseudonym - The study Patient id.
- * @returns The ResearchSubject id.
- */
-export function researchSubjectId(pseudonym: string): string {
-  return deterministicId('ResearchSubject', 'NCT04893161', pseudonym);
-}
 
 /**
  * The id of the patient's screening Observation: one per patient, so a re-screen is a new version.

@@ -7,6 +7,17 @@ import { BASE, componentOf, find, grades, IV, outcomeOf, reasonsOf, rules, SUBJE
 // A whole 48-week synthetic subject on the registry schedule (infusions on days 0, 14, 28 and every
 // 28 days; visits at weeks 0, 2, 4, 8, 12, 24, 36, 48), scored per sledai-2k.md and response-indices.md.
 
+/**
+ * D3: a lab descriptor is assessed by a qualifying result in the look-back window or by a clinician
+ * record. The clinician records the lab descriptors that no result of the visit's window measured as
+ * absent, so that every score here is complete.
+ */
+function recordUnmeasured(b: SubjectBuilder, visit: string, measured: readonly string[]): void {
+  for (const rule of rules.labs.rules.filter((r) => !measured.includes(r.descriptor))) {
+    b.descriptor(visit, b.visitDate(visit), rule.descriptor, false);
+  }
+}
+
 function wholeSubject(): SubjectBuilder {
   const b = new SubjectBuilder('2024-06-03');
   for (const day of [0, 14, 28, ...Array.from({ length: 11 }, (_, i) => 56 + 28 * i)]) {
@@ -35,21 +46,27 @@ function wholeSubject(): SubjectBuilder {
     bilag: grades('E', { musculoskeletal: 'B', mucocutaneous: 'B', renal: 'B', hematological: 'D' }),
     pga: 2.0,
   });
+  recordUnmeasured(b, 'week-0', ['low-complement', 'increased-dna-binding', 'proteinuria', 'thrombocytopenia', 'fever']);
   b.ehrTotal('week-0', b.visitDate('week-0'), 10);
   // Week 12: arthritis 4 + rash 2 + low complement 2 + DNA 2 = 10 (reduction 6).
   b.lab(b.day(80), '4485-9', 80, 'mg/dL', c3);
   b.lab(b.day(80), '33800-4', 95, '[IU]/mL', dsdna);
   b.lab(b.day(80), '2889-4', 0.4, 'g/(24.h)');
   b.visit('week-12', { recordAbsent: 'clinical', present: ['arthritis', 'rash'], bilag: grades('E', { musculoskeletal: 'B', mucocutaneous: 'C', renal: 'C', hematological: 'D' }), pga: 1.2 });
+  recordUnmeasured(b, 'week-12', ['low-complement', 'increased-dna-binding', 'proteinuria']);
   // Week 24: DNA 2 only.
   b.lab(b.day(165), '4485-9', 95, 'mg/dL', c3);
   b.lab(b.day(165), '33800-4', 60, '[IU]/mL', dsdna);
   b.visit('week-24', { recordAbsent: 'clinical', present: [], bilag: grades('E', { musculoskeletal: 'D', mucocutaneous: 'D', renal: 'D', hematological: 'D' }), pga: 0.6 });
+  recordUnmeasured(b, 'week-24', ['low-complement', 'increased-dna-binding']);
   // Week 48: 0, 8 days late inside its window.
   const week48 = b.day(344);
   b.lab(b.day(340), '4485-9', 101, 'mg/dL', c3);
   b.lab(b.day(340), '33800-4', 12, '[IU]/mL', dsdna);
   b.visit('week-48', { date: week48, recordAbsent: 'clinical', present: [], bilag: grades('E', { musculoskeletal: 'D', mucocutaneous: 'D', renal: 'D', hematological: 'D' }), pga: 0.3 });
+  for (const rule of rules.labs.rules.filter((r) => !['low-complement', 'increased-dna-binding'].includes(r.descriptor))) {
+    b.descriptor('week-48', week48, rule.descriptor, false);
+  }
   return b;
 }
 
@@ -137,7 +154,7 @@ describe('Function: deriveSubject — determinism', () => {
   it('uses the base it is given, never a hard-coded one', () => {
     const b = wholeSubject();
     const rebased = JSON.parse(JSON.stringify(b.resources).replaceAll(BASE, 'https://other.example/fhir')) as typeof b.resources;
-    const out = deriveSubject({ base: 'https://other.example/fhir', subject: SUBJECT, resources: rebased, asOf: new Date('2025-06-01') }, rules)
+    const out = deriveSubject({ base: 'https://other.example/fhir', subject: SUBJECT, resources: rebased, asOf: new Date('2025-06-01') }, rules).observations
       .map((o) => JSON.stringify(o))
       .join('');
     expect(out).not.toContain(BASE);

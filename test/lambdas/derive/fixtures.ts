@@ -1,4 +1,5 @@
 import type {
+  Condition,
   Extension,
   MedicationAdministration,
   MedicationRequest,
@@ -9,9 +10,14 @@ import type {
   ResearchSubject,
   Timing,
 } from '@medplum/fhirtypes';
-import { deriveSubject } from '../../../lambdas/derive/core/derive-subject.js';
+import { deriveSubject, type DerivedSubject } from '../../../lambdas/derive/core/derive-subject.js';
 import { addDays, daysBetween } from '../../../lambdas/derive/core/fhir-access.js';
 import { loadDerivationRules, type DerivationRules } from '../../../lambdas/derive/core/rules.js';
+import { isUsableMedication, type MedicationResource } from '../../../lambdas/derive/core/medications.js';
+import { scoreSledai, sledaiObservation, sledaiReviewItems, type SledaiScore } from '../../../lambdas/derive/core/sledai.js';
+import { groupVisits } from '../../../lambdas/derive/core/visits.js';
+import { studyUrls } from '../../../lambdas/derive/core/fhir-access.js';
+import type { ReviewItem } from '../../../lambdas/commons/review/review-item.js';
 
 export const BASE = 'https://belimumab-sle.example.org/fhir';
 export const SUBJECT = 'sub-0001';
@@ -111,6 +117,41 @@ export class SubjectBuilder {
   /** A clinician's SLEDAI-2K descriptor record. */
   descriptor(visit: string, date: string, code: string, present: boolean): Observation {
     return this.observation(visit, date, SLEDAI, code, { valueBoolean: present });
+  }
+
+  /** The investigator's decision of a SLEDAI-2K descriptor (settling a review): a descriptor record with meta.source `{base}/investigator`. */
+  investigatorDescriptor(visit: string, date: string, code: string, present: boolean): Observation {
+    return this.observation(visit, date, SLEDAI, code, { meta: { source: `${BASE}/investigator` }, valueBoolean: present });
+  }
+
+  /** A Condition (e.g. an infection) with onset and optional abatement. */
+  condition(system: string, code: string, onset: string, options: { abatement?: string; clinicalStatus?: string; verificationStatus?: string } = {}): Condition {
+    const condition: Condition = {
+      resourceType: 'Condition',
+      id: this.id('cond'),
+      ...(options.clinicalStatus === undefined ? {} : { clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: options.clinicalStatus }] } }),
+      ...(options.verificationStatus === undefined
+        ? {}
+        : { verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: options.verificationStatus }] } }),
+      code: { coding: [{ system, code }] },
+      subject: { reference: `Patient/${this.subject}` },
+      onsetDateTime: onset,
+      ...(options.abatement ? { abatementDateTime: options.abatement } : {}),
+    };
+    this.resources.push(condition);
+    return condition;
+  }
+
+  /** Scores the SLEDAI-2K of one visit directly (without the rest of the derivation): the score, its Observation and its review items. */
+  sledai(visitCode = 'week-0', override: DerivationRules = rules): { score: SledaiScore | undefined; observation: Observation | undefined; reviews: ReviewItem[] } {
+    const urls = studyUrls(BASE);
+    const observations = this.resources.filter((r): r is Observation => r.resourceType === 'Observation');
+    const medications = this.resources.filter((r): r is MedicationResource => isUsableMedication(r, override.medications));
+    const conditions = this.resources.filter((r): r is Condition => r.resourceType === 'Condition');
+    const visit = groupVisits(observations, urls, override).find((v) => v.code === visitCode);
+    const score = visit ? scoreSledai(visit, { observations, medications, conditions }, urls, override) : undefined;
+    const ctx = { urls, subject: this.subject, rules: override };
+    return { score, observation: score ? sledaiObservation(score, ctx) : undefined, reviews: score ? sledaiReviewItems(score, ctx) : [] };
   }
 
   /** The SLEDAI-2K total as the EHR sent it. */
@@ -225,6 +266,47 @@ export class SubjectBuilder {
     return request;
   }
 
+  /** A MedicationRequest with a daily dose, authored on a date, covering `start` (default authoredOn) to `end`. */
+  requestDose(
+    rxnorm: string,
+    display: string,
+    dose: number,
+    authoredOn: string,
+    options: { start?: string; end?: string; unit?: string; route?: typeof ORAL } = {},
+  ): MedicationRequest {
+    const request: MedicationRequest = {
+      resourceType: 'MedicationRequest',
+      id: this.id('mr'),
+      status: 'active',
+      intent: 'order',
+      medicationCodeableConcept: { coding: [{ system: RXNORM, code: rxnorm, display }] },
+      subject: { reference: `Patient/${this.subject}` },
+      authoredOn,
+      dosageInstruction: [
+        {
+          route: options.route ?? ORAL,
+          timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd', boundsPeriod: { start: options.start ?? authoredOn, ...(options.end ? { end: options.end } : {}) } } },
+          doseAndRate: [{ doseQuantity: { value: dose, unit: options.unit ?? 'mg', code: options.unit ?? 'mg' } }],
+        },
+      ],
+    };
+    this.resources.push(request);
+    return request;
+  }
+
+  /** The investigator's decision of the prednisone-equivalent dose on a date (D10, settling a review-glucocorticoid-dose Task). */
+  investigatorDose(date: string, mgPerDay: number): Observation {
+    return this.observation(undefined, date, ASSESSMENTS, 'investigator-decision', {
+      meta: { source: `${BASE}/investigator` },
+      component: [
+        {
+          code: { coding: [{ system: ASSESSMENTS, code: 'prednisone-equivalent-dose' }] },
+          valueQuantity: { value: mgPerDay, unit: 'mg/d', system: 'http://unitsofmeasure.org', code: 'mg/d' },
+        },
+      ],
+    });
+  }
+
   /** The subject's ResearchSubject. */
   researchSubject(status: ResearchSubject['status'], end?: string): ResearchSubject {
     const rs: ResearchSubject = {
@@ -239,8 +321,13 @@ export class SubjectBuilder {
     return rs;
   }
 
-  /** Runs the derivation. */
+  /** Runs the derivation: the derived Observations. */
   derive(asOf = '2024-07-01', override: DerivationRules = rules): Observation[] {
+    return this.deriveAll(asOf, override).observations;
+  }
+
+  /** Runs the derivation: the derived Observations and the review items. */
+  deriveAll(asOf = '2024-07-01', override: DerivationRules = rules): DerivedSubject {
     return deriveSubject({ base: BASE, subject: this.subject, resources: this.resources, asOf: new Date(`${asOf}T12:00:00Z`) }, override);
   }
 }

@@ -1,10 +1,14 @@
+import type { Observation } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
+import { studyUrls } from '../../../lambdas/derive/core/fhir-access.js';
 import { prednisoneEquivalentOn, toPrednisoneEquivalent } from '../../../lambdas/derive/core/glucocorticoids.js';
 import { isUsableMedication, type MedicationResource } from '../../../lambdas/derive/core/medications.js';
-import { IV, rules, SNOMED, SubjectBuilder } from './fixtures.js';
+import { BASE, componentOf, find, grades, IV, rules, SNOMED, SubjectBuilder } from './fixtures.js';
 
 // Definitions pinned here: shared/reference/response-indices.md §8 (prednisone equivalents: factor =
-// 5 mg ÷ dose equal to 5 mg prednisolone; systemic routes only; pulses are not averaged in).
+// 5 mg ÷ dose equal to 5 mg prednisolone; systemic routes only; pulses are not averaged in) and
+// study-decisions.md D10 (the current dose: each product's latest covering record, summed over
+// products; disagreeing records of one product are undecided and go to the investigator).
 
 const meds = rules.medications;
 const drug = (name: string) => meds.glucocorticoids.drugs.find((d) => d.display === name)!;
@@ -96,5 +100,86 @@ describe('Function: prednisoneEquivalentOn', () => {
     const s = b.statement('8640', 'prednisone', 20, b.day(-30));
     s.status = 'entered-in-error';
     expect(prednisoneEquivalentOn(b.day(0), records(b), meds).mgPerDay).toBe(0);
+  });
+});
+
+describe('D10: the current dose is the sum over products of each product’s latest covering record', () => {
+  it('sums concurrent prednisone 10 mg and methylprednisolone 4 mg/day to 15 mg/day prednisone-equivalent (D10, §8 factors)', () => {
+    const b = new SubjectBuilder();
+    b.statement('8640', 'prednisone', 10, b.day(-30));
+    b.requestDose('6902', 'methylprednisolone', 4, b.day(-10));
+    expect(prednisoneEquivalentOn(b.day(0), records(b), meds)).toMatchObject({ mgPerDay: 15, undecided: [] });
+  });
+
+  it('a newer, higher MedicationRequest supersedes an older MedicationStatement of the same product (D10)', () => {
+    const b = new SubjectBuilder();
+    b.statement('8640', 'prednisone', 10, b.day(-60));
+    const request = b.requestDose('8640', 'prednisone', 20, b.day(30));
+    expect(prednisoneEquivalentOn(b.day(29), records(b), meds).mgPerDay).toBe(10);
+    const later = prednisoneEquivalentOn(b.day(40), records(b), meds);
+    expect(later.mgPerDay).toBe(20);
+    expect(later.evidence).toEqual([request]);
+  });
+
+  it('a statement asserted after the request supersedes it: "latest" is when the record was made, not the type (D10)', () => {
+    const b = new SubjectBuilder();
+    b.requestDose('8640', 'prednisone', 20, b.day(30));
+    b.statement('8640', 'prednisone', 15, b.day(30)).dateAsserted = b.day(35);
+    expect(prednisoneEquivalentOn(b.day(40), records(b), meds).mgPerDay).toBe(15);
+  });
+
+  it('records of one product made the same day that disagree make the dose undecided, naming them (D10)', () => {
+    const b = new SubjectBuilder();
+    const statement = b.statement('8640', 'prednisone', 10, b.day(30));
+    const request = b.requestDose('8640', 'prednisone', 20, b.day(30));
+    b.statement('6902', 'methylprednisolone', 4, b.day(-30));
+    const dose = prednisoneEquivalentOn(b.day(40), records(b), meds);
+    expect(dose).toMatchObject({ mgPerDay: undefined, hundredths: undefined });
+    expect(dose.undecided).toEqual([{ product: 'prednisone', records: [request, statement].sort((x, y) => (x.id ?? '').localeCompare(y.id ?? '')) }]);
+  });
+
+  it('records of one product made the same day that agree are one dose, not a conflict (D10)', () => {
+    const b = new SubjectBuilder();
+    b.statement('8640', 'prednisone', 10, b.day(30));
+    b.requestDose('8640', 'prednisone', 10, b.day(30));
+    expect(prednisoneEquivalentOn(b.day(40), records(b), meds)).toMatchObject({ mgPerDay: 10, undecided: [] });
+  });
+
+  it("the investigator's decision for the date decides an undecided dose (D10)", () => {
+    const b = new SubjectBuilder();
+    b.statement('8640', 'prednisone', 10, b.day(30));
+    b.requestDose('8640', 'prednisone', 20, b.day(30));
+    const decision = b.investigatorDose(b.day(40), 12.5);
+    const observations = b.resources.filter((r): r is Observation => r.resourceType === 'Observation');
+    const dose = prednisoneEquivalentOn(b.day(40), records(b), meds, { observations, urls: studyUrls(BASE) });
+    expect(dose).toMatchObject({ mgPerDay: 12.5, hundredths: 1250, decidedBy: decision });
+    // Only for its own date, and only from the investigator's source.
+    expect(prednisoneEquivalentOn(b.day(41), records(b), meds, { observations, urls: studyUrls(BASE) }).mgPerDay).toBeUndefined();
+    const forged = { ...decision, meta: { source: `${BASE}/ehr` } };
+    expect(prednisoneEquivalentOn(b.day(40), records(b), meds, { observations: [forged], urls: studyUrls(BASE) }).mgPerDay).toBeUndefined();
+  });
+
+  it('an overlapping conflict at a visit puts the LLDAS dose component as unknown and yields one review item (D10)', () => {
+    const b = new SubjectBuilder();
+    b.belimumab(b.day(0));
+    b.visit('week-0', { present: ['arthritis', 'rash'], bilag: grades('C'), pga: 1.5 });
+    b.visit('week-12', { present: [], bilag: grades('D'), pga: 0.5 });
+    b.statement('8640', 'prednisone', 5, b.day(60));
+    b.requestDose('8640', 'prednisone', 7.5, b.day(60));
+    const { observations, reviews } = b.deriveAll('2024-12-01');
+    const lldas = find(observations, 'lldas', 'week-12');
+    expect(componentOf(lldas, 'prednisone-equivalent-dose')?.dataAbsentReason).toBeDefined();
+    expect(lldas.note?.[0]?.text).toMatch(/undecided \(D10\): records of prednisone disagree/);
+    expect(reviews.filter((r) => r.question === 'review-glucocorticoid-dose')).toEqual([
+      {
+        question: 'review-glucocorticoid-dose',
+        subject: b.subject,
+        focus: `Observation/${lldas.id}`,
+        item: { system: `${BASE}/CodeSystem/study-assessments`, code: 'prednisone-equivalent-dose', display: 'Prednisone-equivalent dose' },
+        date: b.visitDate('week-12'),
+        reason: 'conflicting-dose-records',
+        evidence: expect.arrayContaining([expect.stringMatching(/^MedicationRequest\//), expect.stringMatching(/^MedicationStatement\//)]),
+      },
+    ]);
   });
 });

@@ -143,3 +143,23 @@ describe('DORIS 2021 remission (van Vollenhoven 2021; response-indices.md §7)',
     expect(doris(subject({ pga: 0 })).valueBoolean).toBe(true);
   });
 });
+
+describe('D11: LLDAS maintenance maxima include tacrolimus and cyclosporine (criterion 5, response-indices.md §6)', () => {
+  it('tacrolimus 4 mg/day (the maximum) is a maintenance dose, 4.5 mg/day is not', () => {
+    const ok = subject({});
+    ok.statement('42316', 'tacrolimus', 2, ok.day(-60), { timing: { repeat: { frequency: 2, period: 1, periodUnit: 'd' } } });
+    expect(criterion(lldas(ok), 'lldas-maintenance')).toBe(true);
+    const high = subject({});
+    high.statement('42316', 'tacrolimus', 4.5, high.day(-60));
+    expect(criterion(lldas(high), 'lldas-maintenance')).toBe(false);
+  });
+
+  it('cyclosporine 200 mg/day is a maintenance dose, 250 mg/day is not', () => {
+    const ok = subject({});
+    ok.statement('3008', 'cyclosporine', 100, ok.day(-60), { timing: { repeat: { frequency: 2, period: 1, periodUnit: 'd' } } });
+    expect(criterion(lldas(ok), 'lldas-maintenance')).toBe(true);
+    const high = subject({});
+    high.statement('3008', 'cyclosporine', 250, high.day(-60));
+    expect(criterion(doris(high), 'doris-maintenance')).toBe(false);
+  });
+});

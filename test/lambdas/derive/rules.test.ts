@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decideAbove, decideBelow, readingOf } from '../../../lambdas/derive/core/lab-rules.js';
 import { DERIVATION_FILES, DerivationRulesError, loadDerivationRules, parseDerivationRules } from '../../../lambdas/derive/core/rules.js';
-import { find, rules, SubjectBuilder, withRules } from './fixtures.js';
+import { rules, SubjectBuilder, withRules } from './fixtures.js';
 
 const DIR = fileURLToPath(new URL('../../../fhir-profiles/derivation/', import.meta.url));
 
@@ -56,10 +56,14 @@ describe('Function: loadDerivationRules', () => {
     }
     const changed = loadDerivationRules(dir);
     const b = new SubjectBuilder();
-    b.descriptor('week-0', b.visitDate('week-0'), 'rash', false);
-    b.lab(b.visitDate('week-0'), '777-3', 120, '10*3/uL');
-    expect(find(b.derive(), 'sledai-2k', 'week-0').valueInteger).toBe(0);
-    expect(find(b.derive('2024-07-01', changed), 'sledai-2k', 'week-0').valueInteger).toBe(1);
+    const date = b.visitDate('week-0');
+    // Every other descriptor recorded absent, so the score is complete (D3) and the platelets decide it.
+    for (const d of rules.sledai.descriptors.filter((x) => x.code !== 'thrombocytopenia')) {
+      b.descriptor('week-0', date, d.code, false);
+    }
+    b.lab(date, '777-3', 120, '10*3/uL');
+    expect(b.sledai('week-0').score?.total).toBe(0);
+    expect(b.sledai('week-0', changed).score?.total).toBe(1);
   });
 
   it('keeps every weight in the data: doubling fever is visible in the score', () => {
@@ -67,8 +71,8 @@ describe('Function: loadDerivationRules', () => {
       r.sledai.descriptors.find((d) => d.code === 'fever')!.weight = 2;
     });
     const b = new SubjectBuilder();
-    b.descriptor('week-0', b.visitDate('week-0'), 'fever', true);
-    expect(find(b.derive('2024-07-01', heavy), 'sledai-2k', 'week-0').valueInteger).toBe(2);
+    b.visit('week-0', { present: ['fever'] });
+    expect(b.sledai('week-0', heavy).score?.total).toBe(2);
     expect(rules.sledai.descriptors.find((d) => d.code === 'fever')?.weight).toBe(1);
   });
 });

@@ -122,7 +122,7 @@ describe('PGA worsening (response-indices.md §1: worsening = increase ≥ 0.30,
   });
 
   it('compares in integer hundredths', () => {
-    const c = sriCriteria({ reduction: 4, newA: 0, newB: 0, pgaChange: 30, carriedForward: [], sources: [] }, 4, rules);
+    const c = sriCriteria({ reduction: 4, newA: 0, newB: 0, pgaChange: 30 }, 4, rules);
     expect(c).toEqual({ sledai: true, newA: true, newB: true, pga: false });
   });
 });
@@ -223,12 +223,14 @@ describe('Non-responder rules (response-indices.md §3)', () => {
     expect(componentOf(o, 'pga-change')?.dataAbsentReason?.coding?.[0]?.code).toBe('unknown');
   });
 
-  it('a failed component decides even when another is missing', () => {
+  it('a failed component decides even when another is missing, and the missing one is still named (D8)', () => {
+    // D8: the reason lets a statistician apply LOCF instead, so it is reported whatever else fails.
     const b = new SubjectBuilder();
     b.visit('week-0', { present: ACTIVE, bilag: grades('C'), pga: 1.5 });
     b.visit('week-24', { present: ACTIVE, bilag: grades('C') });
-    expect(reasonsOf(sri(b))).toEqual([]);
+    expect(reasonsOf(sri(b))).toEqual(['missing-component']);
     expect(outcomeOf(sri(b))).toBe('non-responder');
+    expect(componentOf(sri(b), 'sledai-2k-reduction')?.interpretation?.[0]?.coding?.[0]?.code).toBe('criterion-not-met');
   });
 
   it('with the LOCF switch, carries a missing component forward from the last post-baseline visit', () => {
@@ -266,12 +268,13 @@ describe('SRI-5..8 (response-indices.md §2)', () => {
     expect(outcomeOf(find(out, 'sri7', 'week-24'))).toBe('non-responder');
   });
 
-  it('is not evaluable without a baseline', () => {
+  it('is not evaluable without a baseline, naming each component without one (D1, D9)', () => {
     const b = new SubjectBuilder();
     b.visit('week-24', { present: ['arthritis'], bilag: grades('C'), pga: 1 });
     const o = sri(b);
     expect(outcomeOf(o)).toBe('not-evaluable');
-    expect(reasonsOf(o)).toEqual(['missing-baseline']);
+    // The SLEDAI-2K total, the nine BILAG-2004 domains and the PGA.
+    expect(reasonsOf(o)).toEqual(Array(11).fill('missing-baseline'));
   });
 });
 

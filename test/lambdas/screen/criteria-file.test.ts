@@ -46,7 +46,7 @@ const REGISTRY_BULLETS: [string, string][] = [
 describe('Function: loadEligibilityCriteria', () => {
   it('loads and validates the rule file from fhir-profiles/eligibility/', () => {
     const criteria = loadEligibilityCriteria();
-    expect(criteria.version).toBe('nct04893161-eligibility|1.0.0');
+    expect(criteria.version).toBe('nct04893161-eligibility|1.1.0');
     expect(criteria.file.criteria.map((c) => c.code)).toEqual(REGISTRY_BULLETS.map(([, code]) => code));
   });
 

@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest';
+import type { CodeableConcept, MedicationRequest, Resource } from '@medplum/fhirtypes';
 import {
   administration,
   allergy,
   baseline,
   cc,
   condition,
+  criteria,
   criterion,
   daysBefore,
   HCQ,
   ICD,
   lab,
+  medicationRequest,
   medicationStatement,
+  ORAL,
   patient,
   RXNORM,
   SCT,
@@ -65,7 +69,7 @@ describe('Inclusion "Fulfillment of the 1997 ACR revised criteria for SLE" (incl
   });
 });
 
-describe('Inclusion "Aged more than 18 years" (incl-age; decision: 18 or over on the screening date)', () => {
+describe('Inclusion "Aged more than 18 years" (incl-age; E2, study-decisions.md: 18 or over on the screening date)', () => {
   // Screening date 2024-06-10: the 18th birthday of someone born 2006-06-10.
   it('is met on the day of the 18th birthday', () => {
     expect(stateOf([...withoutPatient(), patient('2006-06-10')], 'incl-age')).toBe('met');
@@ -141,7 +145,7 @@ describe('Inclusion "Active (according to SLEDAI-2K)" (incl-active-disease; thre
   });
 });
 
-describe('Inclusion "refractory SLE manifestations" (incl-refractory)', () => {
+describe('Inclusion "refractory SLE manifestations" (incl-refractory; E1, study-decisions.md)', () => {
   it('is met when disease is still active after an antimalarial (unresponsiveness)', () => {
     const result = criterion(baseline(), 'incl-refractory');
     expect(result.state).toBe('met');
@@ -213,5 +217,146 @@ describe('Inclusion "refractory SLE manifestations" (incl-refractory)', () => {
     it('is under review when the latest late result is reported as "<2 g" (cannot tell > 1 g)', () => {
       expect(stateOf([...inactive(), lab('2889-4', 2, 'g/(24.h)', '2023-01-01', '<')], 'incl-refractory')).toBe('review');
     });
+  });
+});
+
+/*
+ * E1 (study-decisions.md): refractory needs systemic therapy (oral, IV, IM or subcutaneous) with a
+ * corticosteroid, antimalarial or immunosuppressant for at least 12 weeks before screening, or a
+ * documented intolerance or relapse; shorter therapy, or topical therapy alone, makes the criterion
+ * review, never met. The registry bullet (NCT04893161): "drug intolerance, unresponsiveness or
+ * relapse under corticosteroids, antimalarials and/or immunosuppressants". Day 0 here is the
+ * screening date 2024-06-10; 12 weeks = 84 days before it.
+ */
+describe('E1: refractory needs 12 weeks of systemic therapy before day 0', () => {
+  const TOPICAL = cc(SCT, '6064005', 'Topical route');
+  const SUBCUT = cc(SCT, '34206005', 'Subcutaneous route');
+  const PREDNISONE = '8640';
+  const HYDROCORTISONE = '5492';
+  const TACROLIMUS = '42316';
+  const METHOTREXATE = '6851';
+  /** Active disease (SLEDAI-2K 8 three days ago), no therapy: add the therapy under test. */
+  const active = (): Resource[] => withoutTherapy();
+  const refractory = (...therapy: Resource[]) => criterion([...active(), ...therapy], 'incl-refractory');
+  const course = (rxnorm: string, start: number, end?: number, o: { route?: CodeableConcept; display?: string } = { route: ORAL }) =>
+    medicationStatement(rxnorm, { start: daysBefore(start), ...(end !== undefined ? { end: daysBefore(end) } : {}), status: end === undefined ? 'active' : 'completed', ...o });
+
+  it('is met for oral hydroxychloroquine started exactly 84 days (12 wk) before day 0 and still taken', () => {
+    const result = refractory(course(HCQ, 84));
+    expect(result.state).toBe('met');
+    expect(result.reason).toContain('12 wk');
+  });
+
+  it('is review, never met, for oral hydroxychloroquine started 83 days before day 0 (one day short)', () => {
+    const result = refractory(course(HCQ, 83));
+    expect(result.state).toBe('review');
+    expect(result.reason).toContain('E1');
+    expect(result.evidence).toHaveLength(1);
+  });
+
+  it('is review for two days of hydroxychloroquine (the case issue 11 names)', () => {
+    const result = refractory(course(HCQ, 30, 29));
+    expect(result.state).toBe('review');
+    expect(result.reason).toContain('less than 12 wk');
+  });
+
+  it('is review for a topical steroid alone, however long (route topical)', () => {
+    const result = refractory(course(HYDROCORTISONE, 400, undefined, { route: TOPICAL }));
+    expect(result.state).toBe('review');
+    expect(result.reason).toContain('topical');
+  });
+
+  it('reads a topical or ophthalmic dose form from the drug name when no route is recorded', () => {
+    expect(refractory(course(HYDROCORTISONE, 400, undefined, { display: 'hydrocortisone 10 MG/ML Topical Cream' })).state).toBe('review');
+    expect(refractory(course('8638', 400, undefined, { display: 'prednisoLONE acetate 10 MG/ML Ophthalmic Suspension' })).state).toBe('review');
+    expect(refractory(course(PREDNISONE, 400, undefined, { display: 'predniSONE 20 MG Oral Tablet' })).state).toBe('met');
+  });
+
+  it('counts a drug with no local form (hydroxychloroquine) as systemic without route or form, but not one that has one (tacrolimus)', () => {
+    expect(refractory(course(HCQ, 400, undefined, {})).state).toBe('met');
+    const tacrolimus = refractory(course(TACROLIMUS, 400, undefined, {}));
+    expect(tacrolimus.state).toBe('review');
+    expect(tacrolimus.reason).toContain('route');
+  });
+
+  it('is review for a topical steroid for a year plus two days of an oral one', () => {
+    expect(refractory(course(HYDROCORTISONE, 400, undefined, { route: TOPICAL }), course(PREDNISONE, 30, 29)).state).toBe('review');
+  });
+
+  it('adds up non-contiguous courses: 45 + 45 days met, 40 + 40 days review', () => {
+    expect(refractory(course(HCQ, 300, 256), course(PREDNISONE, 100, 56)).state).toBe('met');
+    expect(refractory(course(HCQ, 300, 261), course(PREDNISONE, 100, 61)).state).toBe('review');
+  });
+
+  it('counts overlapping records once (60 days of two drugs together is 60 days)', () => {
+    expect(refractory(course(HCQ, 100, 41), course(PREDNISONE, 100, 41)).state).toBe('review');
+  });
+
+  it('bridges a gap of up to 7 days between records (data: maxGap) but not 8', () => {
+    // 40 days, a 7-day gap, 40 days: 87 days of therapy; with an 8-day gap, 80 days.
+    expect(refractory(course(HCQ, 200, 161), course(HCQ, 153, 114)).state).toBe('met');
+    expect(refractory(course(HCQ, 200, 161), course(HCQ, 152, 113)).state).toBe('review');
+  });
+
+  it('counts weekly subcutaneous methotrexate administrations as a course (13 doses over 12 weeks)', () => {
+    const doses = Array.from({ length: 13 }, (_, i) => administration(METHOTREXATE, { start: daysBefore(91 - 7 * i), route: SUBCUT }));
+    expect(refractory(...doses).state).toBe('met');
+    expect(refractory(...doses.slice(1)).state).toBe('review');
+  });
+
+  it('measures a MedicationRequest by its dispensed supply: 30 days x (1 + 2 repeats) met, x (1 + 1) review', () => {
+    const request = (repeats: number): MedicationRequest => ({
+      ...medicationRequest(HCQ, { start: daysBefore(200), status: 'completed', route: ORAL }),
+      dispenseRequest: { numberOfRepeatsAllowed: repeats, expectedSupplyDuration: { value: 30, unit: 'days', system: 'http://unitsofmeasure.org', code: 'd' } },
+    });
+    expect(refractory(request(2)).state).toBe('met');
+    expect(refractory(request(1)).state).toBe('review');
+  });
+
+  it('measures a MedicationRequest by its timing bounds', () => {
+    const bounded = (end: number): MedicationRequest => ({
+      ...medicationRequest(PREDNISONE, { status: 'completed' }),
+      dosageInstruction: [{ route: ORAL, timing: { repeat: { boundsPeriod: { start: daysBefore(200), end: daysBefore(end) } } } }],
+    });
+    expect(refractory(bounded(117)).state).toBe('met');
+    expect(refractory(bounded(118)).state).toBe('review');
+  });
+
+  it('is review when a stopped record has a start but no end or duration (its length is unknown)', () => {
+    const stopped = medicationStatement(HCQ, { start: daysBefore(400), status: 'stopped', route: ORAL });
+    const result = refractory(stopped);
+    expect(result.state).toBe('review');
+    expect(result.reason).toContain('no start or end');
+  });
+
+  it('counts only therapy before day 0 (from the first belimumab infusion once there is one)', () => {
+    const infused = administration('1092437', { start: daysBefore(60) });
+    const activeAtDay0 = sledai(8, daysBefore(65));
+    // 100 days of HCQ up to the screening date, but only 40 of them before day 0.
+    expect(refractory(infused, activeAtDay0, course(HCQ, 100)).state).toBe('review');
+    expect(refractory(infused, activeAtDay0, course(HCQ, 150)).state).toBe('met');
+  });
+
+  it('is met on a documented intolerance whatever the duration of therapy', () => {
+    const intolerance = allergy({ type: 'intolerance', code: cc(RXNORM, HCQ) });
+    expect(refractory(course(HCQ, 30, 29), intolerance).state).toBe('met');
+  });
+
+  it('is not met when therapy is short and the disease is not active (not refractory either way)', () => {
+    expect(stateOf([...withoutSledai().filter((r) => r.resourceType !== 'MedicationStatement'), sledai(2, daysBefore(1)), course(HCQ, 30, 29)], 'incl-refractory')).toBe('not-met');
+  });
+
+  it('renal persistence needs adequate therapy (review with 2 days), a renal flare is a relapse (met)', () => {
+    const inactive = withoutSledai().filter((r) => r.resourceType !== 'MedicationStatement');
+    const short = medicationStatement(HCQ, { start: '2020-01-01', end: '2020-01-02', status: 'completed', route: ORAL });
+    expect(stateOf([...inactive, sledai(2, daysBefore(1)), short, lab('2889-4', 1.5, 'g/(24.h)', '2023-01-01')], 'incl-refractory')).toBe('review');
+    const flare = [lab('2889-4', 0.3, 'g/(24.h)', '2020-03-01'), lab('2889-4', 1.2, 'g/(24.h)', '2020-06-01')];
+    expect(stateOf([...inactive, sledai(2, daysBefore(1)), short, ...flare], 'incl-refractory')).toBe('met');
+  });
+
+  it('cites E1 in the rule file', () => {
+    const def = criteria.file.criteria.find((c) => c.code === 'incl-refractory');
+    expect(def?.decision).toBe('E1');
+    expect(def?.rule.type === 'refractory' && def.rule.systemicTherapy.minimum).toEqual({ value: 12, unit: 'wk' });
   });
 });

@@ -1,0 +1,33 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { awsAdapters } from '../commons/aws-runtime.js';
+import { fromApiGateway, toApiGateway } from '../commons/http/request.js';
+import { once } from '../commons/once.js';
+import { handleSettle, type ReviewDeps } from './settle-request.js';
+
+/**
+ * The investigator's review route over its ports: the AWS handler below and the local server build it the same way.
+ * @param deps - Gets the ports (built once, on first use).
+ * @param logger - The function's logger.
+ * @returns The middy handler.
+ */
+export function createReviewHandler(deps: () => ReviewDeps & { publicBaseUrl?: string }, logger: Logger) {
+  return middy<APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2>()
+    .use(injectLambdaContext(logger))
+    .handler(async (event) => {
+      const d = deps();
+      return toApiGateway(await handleSettle(fromApiGateway(event, d.publicBaseUrl), d));
+    });
+}
+
+const logger = new Logger({ serviceName: 'review' });
+
+export const handler = createReviewHandler(
+  once(() => {
+    const { store, events, config } = awsAdapters(logger);
+    return { base: config.CANONICAL_BASE, store, events, logger, now: () => new Date(), ...(config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {}) };
+  }),
+  logger,
+);
