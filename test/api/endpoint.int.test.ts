@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_DRUG } from '../../local/samples/lupus-subject.js';
+import { LOCAL_DRUG, LOCAL_LAB } from '../../local/samples/lupus-subject.js';
 import { studyCourseBundle, type VisitRecord } from '../../local/samples/study-course.js';
 import { startTestApp, type TestApp } from '../support/local-app.js';
 
@@ -174,6 +174,30 @@ describe('the primary endpoint through the API (issue 11)', () => {
     const patient = await push(moved);
     const sri = await sri4(patient);
     expect(sri['week-48']?.value).toBe('responder');
+  });
+});
+
+describe('heme-granular casts through the API (sledai-2k.md §2 row 11, §4)', () => {
+  it('counts a hospital heme-granular cast result as urinary casts, and a plain granular cast not', async () => {
+    const cast = (system: string, code: string, display: string, day: number): Resource => ({
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+      // The hospital's own text is dropped by the de-identification policy; the ConceptMap's display for HGCAST says heme-granular.
+      code: { coding: [{ system, code, display }] },
+      subject: { reference: 'urn:uuid:e2e-casts' },
+      effectiveDateTime: `${addDays(DAY0, day)}T09:00:00+08:00`,
+      valueQuantity: { value: 3, unit: '/[LPF]', system: 'http://unitsofmeasure.org', code: '/[LPF]' },
+    });
+    const bundle = studyCourseBundle({ patientId: 'e2e-casts', day0: DAY0, visits: fullCourse() });
+    const patient = await push(
+      withEntries(bundle, 'e2e-casts', [cast(LOCAL_LAB, 'HGCAST', 'casts for patient', 84), cast('http://loinc.org', '5793-5', 'heme granular (free text)', 168)]),
+    );
+    const scores = Object.fromEntries((await derived(patient, 'sledai-2k-score')).map((o) => [visitOf(o), o]));
+    const present = (visit: string): string[] => (scores[visit].component ?? []).filter((c: any) => c.valueInteger > 0).map((c: any) => c.code.coding[0].code);
+    expect(present('week-12')).toContain('urinary-casts');
+    expect(scores['week-12'].valueInteger).toBe(6); // rash 2 + urinary casts 4
+    expect(present('week-24')).not.toContain('urinary-casts');
   });
 });
 
