@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { calculateJwkThumbprint, exportJWK, SignJWT } from 'jose';
 import type { JSONWebKeySet } from 'jose';
-import type { VerifyBearerOptions } from '../lambdas/commons/auth/verify.js';
+import { MAX_TOKEN_LIFETIME_SEC, type VerifyBearerOptions } from '../lambdas/commons/auth/verify.js';
 
 /** `iss` of locally signed tokens. Not a reachable URL: nothing fetches metadata from it. */
 export const localIssuer = 'http://127.0.0.1/local-issuer';
@@ -83,8 +83,9 @@ export async function loadLocalKeys(dataDir: string): Promise<LocalKeys> {
 export async function signLocalToken(dataDir: string, scopes: string, opts: LocalTokenOptions = {}): Promise<string> {
   const subject = opts.subject ?? 'local-dev';
   const expiresInSec = opts.expiresInSec ?? defaultLocalTokenLifetimeSec;
-  if (subject === '' || !Number.isInteger(expiresInSec) || expiresInSec <= 0) {
-    throw new RangeError('subject must be non-empty and expiresInSec a positive integer');
+  if (subject === '' || !Number.isInteger(expiresInSec) || expiresInSec <= 0 || expiresInSec > MAX_TOKEN_LIFETIME_SEC) {
+    // A longer token would be signed only to be refused by every route.
+    throw new RangeError(`subject must be non-empty and expiresInSec a positive integer of at most ${MAX_TOKEN_LIFETIME_SEC}`);
   }
   const { privateKey, kid } = await loadLocalKeys(dataDir);
   const now = Math.floor(Date.now() / 1000);

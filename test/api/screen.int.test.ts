@@ -104,7 +104,7 @@ describe('Eligibility screening through the local API', () => {
     const resolved = await app.fetchFhir(`/Patient/${patient}/$hospital-identity`, { scopes: 'recruitment/identity.read' });
     expect(resolved.status).toBe(200);
     expect(resolved.body.parameter.find((p: any) => p.name === 'patient').valueReference.reference).toBe('Patient/scr-2');
-    const auditSearch = await app.fetchFhir('/AuditEvent?_count=100');
+    const auditSearch = await app.fetchFhir('/AuditEvent?_count=100', { scopes: 'system/AuditEvent.rs' });
     expect(auditSearch.status, JSON.stringify(auditSearch.body)).toBe(200);
     const audits = auditSearch.body.entry.map((e: any) => e.resource);
     expect(audits.filter((a: any) => a.entity[0].what.reference === `Patient/${patient}`)).toHaveLength(1);

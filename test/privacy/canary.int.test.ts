@@ -253,11 +253,14 @@ describe('Canaries in every string element never leave the layer (issue 12)', ()
     await app.drainOutbox();
 
     // Every type served, read and searched (history included), as a study reader would.
-    for (const type of [...ACCEPTED_TYPES, 'Provenance', 'ResearchSubject', 'Communication', 'AuditEvent']) {
-      const page = await app.fetchFhir(`/${type}?_count=1000`);
+    // AuditEvents take their own scope (wildcards do not reach them); a reader with it must see no canary either.
+    const scopes = 'system/*.rs system/AuditEvent.rs';
+    for (const type of [...ACCEPTED_TYPES, 'Provenance', 'ResearchSubject', 'Communication', 'AuditEvent', 'Task']) {
+      const page = await app.fetchFhir(`/${type}?_count=1000`, { scopes });
+      expect(page.status, type).toBe(200);
       responses.push(JSON.stringify(page.body));
       for (const e of (page.body.entry ?? []).slice(0, 20)) {
-        responses.push(JSON.stringify((await app.fetchFhir(`/${type}/${e.resource.id}/_history`)).body));
+        responses.push(JSON.stringify((await app.fetchFhir(`/${type}/${e.resource.id}/_history`, { scopes })).body));
       }
     }
     // Every stored item: resources, all their versions, outbox, alerts, the commit records.

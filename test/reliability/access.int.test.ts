@@ -175,6 +175,8 @@ describe('Access: bad tokens', () => {
     ['no Authorization header', () => Promise.resolve(null)],
     ['expired', () => sign(good({ exp: now() - 60, iat: now() - 3600 }))],
     ['not yet valid (nbf in an hour)', () => sign(good({ nbf: now() + 3600 }))],
+    ['a 100-year lifetime', () => sign(good({ exp: now() + 100 * 365 * 24 * 3600 }))],
+    ['issued in the future (iat in an hour)', () => sign(good({ iat: now() + 3600 }))],
     ['wrong issuer', () => sign(good({ iss: 'https://evil.example.org' }))],
     ['wrong audience', () => sign(good({ aud: 'https://other-api.example.org' }))],
     ['no exp', () => sign({ ...good(), exp: undefined })],
@@ -266,5 +268,20 @@ describe('Access: injection in search parameters and ids', () => {
     const res = await app.fetchFhir(`/Observation?code=${'z'.repeat(100_000)}`, { scopes: 'system/*.rs' });
     // The local server's HTTP parser refuses headers over 16 KB (431) before the handler; API Gateway has its own limit.
     expect([400, 414, 431]).toContain(res.status);
+  });
+});
+
+describe('Access: the audit trail of identity look-ups (issue 14: any system/*.rs client could read it)', () => {
+  it('is refused to wildcard scopes and served to a scope naming AuditEvent', async () => {
+    const resolved = await app.fetchFhir(`/Patient/${pseudonym}/$hospital-identity`, { scopes: 'recruitment/identity.read' });
+    expect(resolved.status).toBe(200);
+    for (const scopes of ['system/*.rs', 'system/*.cruds', 'system/*.read']) {
+      const res = await app.fetchFhir('/AuditEvent', { scopes });
+      expect(res.status, scopes).toBe(403);
+      expect(JSON.stringify(res.body)).not.toContain(pseudonym);
+    }
+    const audit = await app.fetchFhir('/AuditEvent', { scopes: 'system/AuditEvent.rs' });
+    expect(audit.status).toBe(200);
+    expect(audit.body.entry.length).toBeGreaterThan(0);
   });
 });

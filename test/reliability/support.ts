@@ -64,7 +64,8 @@ export type StoreSnapshot = Map<string, string>;
  */
 export async function snapshotStore(app: TestApp): Promise<StoreSnapshot> {
   const snapshot: StoreSnapshot = new Map();
-  const token = await app.token('system/*.rs');
+  // AuditEvents need a scope naming them (no wildcard reaches them).
+  const token = await app.token('system/*.rs system/AuditEvent.rs');
   for (const type of STORE_TYPES) {
     let path: string | undefined = `/${type}?_count=1000`;
     while (path) {

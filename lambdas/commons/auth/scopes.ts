@@ -55,6 +55,13 @@ export type ParsedScope = ResourceScope | OtherScope;
  */
 export const IDENTITY_RESOLVE_SCOPE = 'recruitment/identity.read';
 
+/**
+ * Resource types a wildcard (`system/*.rs`, `system/*.read`) does not reach: only a scope naming the
+ * type grants them. AuditEvents record who resolved which pseudonym to a hospital identity; a study
+ * client reading them would learn which subjects the recruitment team looked at, and when.
+ */
+export const NAMED_SCOPE_ONLY_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
+
 /** All five interactions, in the order SMART v2 requires them to be written. */
 const V2_ORDER = 'cruds';
 
@@ -109,6 +116,7 @@ export function splitScopes(scope: string): string[] {
 /**
  * Whether the scopes grant an interaction on a resource type without restriction.
  * Only unrestricted `system/` scopes count; see the module comment and `ResourceScope.restriction`.
+ * A wildcard type does not reach the types in `NAMED_SCOPE_ONLY_TYPES`.
  * @param scopes - Scope tokens as granted.
  * @param resourceType - The FHIR resource type acted on (for example `Observation`).
  * @param interaction - The interaction letter.
@@ -124,7 +132,7 @@ export function can(scopes: readonly string[], resourceType: string, interaction
       scope.kind === 'resource' &&
       scope.context === 'system' &&
       scope.restriction === undefined &&
-      (scope.resourceType === '*' || scope.resourceType === resourceType) &&
+      (scope.resourceType === resourceType || (scope.resourceType === '*' && !NAMED_SCOPE_ONLY_TYPES.has(resourceType))) &&
       scope.interactions.has(interaction)
     );
   });

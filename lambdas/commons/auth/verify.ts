@@ -36,6 +36,16 @@ export interface VerifyBearerOptions {
  */
 export const ALLOWED_ALGORITHMS: readonly string[] = ['RS256', 'ES256'];
 
+/**
+ * Longest token lifetime (`exp` - `iat`, or `exp` - now without `iat`) accepted: Cognito's own upper
+ * bound for access tokens (1 day). A leaked token with a longer one would outlive any review of it;
+ * the API Gateway JWT authorizer checks only that `exp` is in the future, so the functions check this.
+ */
+export const MAX_TOKEN_LIFETIME_SEC = 24 * 3600;
+
+/** How far in the future an `iat` may be (clock skew between the issuer and us), in seconds. */
+export const MAX_CLOCK_SKEW_SEC = 60;
+
 /** RFC 6750 section 2.1: `Bearer` (scheme case-insensitive), one or more spaces, a b64token. */
 const BEARER_HEADER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
@@ -93,6 +103,9 @@ const ClaimsSchema = z.object({
   cid: z.string().min(1).optional(),
   scope: z.string().optional(),
   scp: z.union([z.string(), z.array(z.string())]).optional(),
+  // NumericDates; API Gateway's authorizer hands every claim over as a string.
+  exp: z.union([z.number(), z.string().regex(/^\d+(?:\.\d+)?$/).transform(Number)]).optional(),
+  iat: z.union([z.number(), z.string().regex(/^\d+(?:\.\d+)?$/).transform(Number)]).optional(),
 });
 
 /**
@@ -100,16 +113,24 @@ const ClaimsSchema = z.object({
  * Gateway's JWT authorizer checked the token and the Lambda reads
  * `event.requestContext.authorizer.jwt.claims`. Never pass unverified claims.
  * @param claims - The verified claims object.
+ * @param nowSec - The current time, in seconds since the epoch.
  * @returns The principal.
- * @throws OperationOutcomeError with a 401 outcome when `sub` is missing or a claim has the wrong type.
+ * @throws OperationOutcomeError with a 401 outcome when `sub` is missing, a claim has the wrong type,
+ * `iat` is in the future or the token's lifetime exceeds `MAX_TOKEN_LIFETIME_SEC`.
  */
-export function principalFromClaims(claims: unknown): Principal {
+export function principalFromClaims(claims: unknown, nowSec: number = Date.now() / 1000): Principal {
   const parsed = ClaimsSchema.safeParse(claims);
   if (!parsed.success) {
     const names = parsed.error.issues.map((issue) => issue.path.join('.') || '(claims)').join(', ');
     throw new OperationOutcomeError(withDetail(unauthorized, 'invalid', `Token claims invalid: ${names}`), parsed.error);
   }
-  const { sub, client_id, azp, cid, scope, scp } = parsed.data;
+  const { sub, client_id, azp, cid, scope, scp, exp, iat } = parsed.data;
+  if (iat !== undefined && iat > nowSec + MAX_CLOCK_SKEW_SEC) {
+    throw new OperationOutcomeError(withDetail(unauthorized, 'invalid', 'Token issued in the future'));
+  }
+  if (exp !== undefined && exp - Math.min(iat ?? nowSec, nowSec) > MAX_TOKEN_LIFETIME_SEC) {
+    throw new OperationOutcomeError(withDetail(unauthorized, 'invalid', `Token lifetime longer than ${MAX_TOKEN_LIFETIME_SEC} s`));
+  }
   const fromScp = typeof scp === 'string' ? splitScopes(scp.replace(/^\[(.*)\]$/s, '$1')) : (scp ?? []);
   return {
     subject: sub,

@@ -262,6 +262,82 @@ export class DynamoStudyStore implements StudyStore {
     return more && lastKey !== undefined ? { resources, next: encodeCursor(planName, lastKey) } : { resources };
   }
 
+  /**
+   * Counts what `search` would return over all its pages, reading as little as the query allows:
+   * - its filters are exactly one index partition and its range: one `Select: 'COUNT'` query (a page
+   *   per MB of index entries), no item read. After a commit is rolled forward its superseded entries
+   *   are gone, so old versions are not counted; while a commit is in flight (or for the minute
+   *   between a crash after its commit and the sweep) its resources may count twice;
+   * - its filters are exactly the plan's but over several partitions (codes ORed) or ids: the merged
+   *   hits' keys, each checked against the resource's current version (keys only, no body);
+   * - otherwise (a filter no index holds): every candidate loaded and matched, as `search` does.
+   */
+  public async count(query: StoreQuery): Promise<number> {
+    const plan = planSearch(query);
+    if (!planIsExact(query, plan)) return this.countByLoading(query);
+    if (plan.kind === 'index' && plan.partitions.length === 1) {
+      const bounds = sortKeyBounds(plan.range);
+      return bounds ? this.countPartition(plan.partitions[0]!, bounds) : 0;
+    }
+    const stream = this.hitStream(plan, undefined);
+    let total = 0;
+    for (;;) {
+      const batch: Hit[] = [];
+      for (let hit = await stream.next(); hit; hit = batch.length < 100 ? await stream.next() : undefined) batch.push(hit);
+      if (batch.length === 0) return total;
+      const current = await mapLimit(batch, this.concurrency, (hit) => this.currentTx(query.resourceType, hit.id));
+      total += batch.filter((hit, i) => current[i] !== undefined && (hit.tx === undefined || current[i] === hit.tx)).length;
+    }
+  }
+
+  private async countPartition(pk: string, bounds: { lo: string; hi: string }): Promise<number> {
+    let total = 0;
+    let start: Item | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+          ExpressionAttributeValues: { ':pk': pk, ':lo': bounds.lo, ':hi': bounds.hi },
+          Select: 'COUNT',
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      total += out.Count ?? 0;
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return total;
+  }
+
+  private async countByLoading(query: StoreQuery): Promise<number> {
+    let total = 0;
+    let page = await this.search({ ...query, count: 1000, cursor: undefined });
+    for (;;) {
+      total += page.resources.length;
+      if (!page.next) return total;
+      page = await this.search({ ...query, count: 1000, cursor: page.next });
+    }
+  }
+
+  /** The transaction of a resource's current version (its key attributes only, never its body). */
+  private async currentTx(type: string, id: string): Promise<string | undefined> {
+    for await (const item of queryAll(this.client, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :v)',
+      ExpressionAttributeValues: { ':pk': resourcePk(type, id), ':v': 'V#' },
+      ExpressionAttributeNames: { '#tx': 'tx', '#pend': 'pend' },
+      ProjectionExpression: '#tx, #pend',
+      ScanIndexForward: false,
+      ConsistentRead: true,
+      Limit: 2,
+    })) {
+      const version = item as { tx: string; pend?: string };
+      if (await this.isVisible(version)) return version.tx;
+    }
+    return undefined;
+  }
+
   /** Committed, unacknowledged outbox events, oldest `occurredAt` first. */
   public async pendingEvents(limit: number): Promise<StudyDataChanged[]> {
     if (!(limit > 0)) return [];
@@ -742,6 +818,28 @@ class MergedStream {
     const heads = await Promise.all(this.readers.map((r) => r.peek()));
     return heads.some((h) => h !== undefined);
   }
+}
+
+/**
+ * Whether a plan's index entries are the query's matches (up to stale entries of the resource's own
+ * versions): no filter of the query is left to check on the resource itself.
+ * @param query - The search.
+ * @param plan - Its plan (`planSearch`).
+ * @returns True when the index alone answers the query.
+ */
+function planIsExact(query: StoreQuery, plan: SearchPlan): boolean {
+  const given = {
+    ids: query.ids !== undefined,
+    patient: query.patient !== undefined,
+    code: (query.codes?.length ?? 0) > 0,
+    profile: query.profile !== undefined,
+    date: query.date !== undefined,
+    lastUpdated: query.lastUpdated !== undefined,
+  };
+  // Filters no index holds: always checked on the resource.
+  if ((query.andCodes ?? []).some((codes) => codes.length > 0) || (query.andProfiles?.length ?? 0) > 0) return false;
+  const covered = plan.kind === 'ids' ? ['ids'] : plan.name === 'lastUpdated' ? ['lastUpdated'] : [plan.name, 'date'];
+  return Object.entries(given).every(([filter, isGiven]) => !isGiven || covered.includes(filter));
 }
 
 function encodeCursor(plan: string, key: string): string {

@@ -56,6 +56,8 @@ const CODE_PATHS: Readonly<Record<string, readonly string[]>> = {
   MedicationRequest: ['medicationCodeableConcept'],
   MedicationStatement: ['medicationCodeableConcept'],
   Encounter: ['type', 'class'],
+  // What kind of message (the recruitment alert): R4's Communication `category` search.
+  Communication: ['category'],
   Patient: [],
 };
 
@@ -312,11 +314,13 @@ export function matchesQuery(resource: Resource, query: StoreQuery): boolean {
   if (query.ids && !query.ids.includes(resource.id ?? '')) return false;
   const facts = indexFacts(resource);
   if (query.patient !== undefined && facts.patient !== query.patient) return false;
-  if (query.codes && query.codes.length > 0) {
-    const hit = query.codes.some((q) => facts.codings.some((c) => c.code === q.code && (q.system === undefined || c.system === q.system)));
+  for (const codes of [query.codes, ...(query.andCodes ?? [])]) {
+    if (!codes || codes.length === 0) continue;
+    const hit = codes.some((q) => facts.codings.some((c) => c.code === q.code && (q.system === undefined || c.system === q.system)));
     if (!hit) return false;
   }
   if (query.profile !== undefined && !facts.profiles.includes(query.profile)) return false;
+  if (query.andProfiles?.some((p) => !facts.profiles.includes(p))) return false;
   if (query.date && !inRange(facts.date, query.date)) return false;
   if (query.lastUpdated && !inRange(facts.lastUpdated, query.lastUpdated)) return false;
   return true;

@@ -43,6 +43,10 @@ export interface StoreQuery {
   readonly codes?: readonly { readonly system?: string; readonly code: string }[];
   /** Canonical URL in `meta.profile`. */
   readonly profile?: string;
+  /** Further code sets, each of which a match must also hit (repeated `code` parameters are ANDed); checked per resource. */
+  readonly andCodes?: readonly (readonly { readonly system?: string; readonly code: string }[])[];
+  /** Further canonical URLs a match must also claim (repeated `_profile`); checked per resource. */
+  readonly andProfiles?: readonly string[];
   /** Clinical date of the resource (effective, onset, period start, authoredOn...). */
   readonly date?: DateRange;
   readonly lastUpdated?: DateRange;
@@ -76,6 +80,12 @@ export interface StudyStore {
   /** Every committed version, newest first. */
   history<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<StoredResource<T>[]>;
   search(query: StoreQuery): Promise<SearchPage>;
+  /**
+   * The number of resources `search` would return over all its pages (`count` and `cursor` ignored),
+   * from the index where it can be, without loading every match (`_summary=count`). Optional: a
+   * store without it is counted page by page.
+   */
+  count?(query: StoreQuery): Promise<number>;
   /** Outbox events not yet acknowledged, oldest first. */
   pendingEvents(limit: number): Promise<StudyDataChanged[]>;
   ackEvent(eventId: string): Promise<void>;

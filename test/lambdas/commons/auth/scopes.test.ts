@@ -105,3 +105,18 @@ describe('Function: hasScope', () => {
     expect(hasScope(['system/*.cruds', 'system/Patient.cruds', 'system/*.*'], IDENTITY_RESOLVE_SCOPE)).toBe(false);
   });
 });
+
+describe('AuditEvents (issue 14: any system/*.rs client could read them)', () => {
+  it('are not reached by a wildcard, in any form', () => {
+    for (const scope of ['system/*.rs', 'system/*.read', 'system/*.cruds', 'system/*.*']) {
+      expect(can([scope], 'AuditEvent', 'r'), scope).toBe(false);
+      expect(can([scope], 'AuditEvent', 's'), scope).toBe(false);
+    }
+  });
+
+  it('are read with a scope that names them, and the wildcard still reaches the study types', () => {
+    expect(can(['system/AuditEvent.rs'], 'AuditEvent', 's')).toBe(true);
+    expect(can(['system/AuditEvent.rs'], 'Observation', 's')).toBe(false);
+    expect(can(['system/*.rs'], 'Observation', 's')).toBe(true);
+  });
+});

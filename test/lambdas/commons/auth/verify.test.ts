@@ -5,6 +5,8 @@ import type { CryptoKey, JWTPayload } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_RESOLVE_SCOPE } from '../../../../lambdas/commons/auth/scopes.js';
 import {
+  MAX_CLOCK_SKEW_SEC,
+  MAX_TOKEN_LIFETIME_SEC,
   principalFromClaims,
   requireNamedScope,
   requireScope,
@@ -331,5 +333,50 @@ describe('Function: requireNamedScope', () => {
     }
     expect(caught).toBeInstanceOf(OperationOutcomeError);
     expect(getStatus((caught as OperationOutcomeError).outcome)).toBe(403);
+  });
+});
+
+describe('token lifetime and issue time (issue 14)', () => {
+  const refused = (claims: Record<string, unknown>): string[] => {
+    try {
+      principalFromClaims({ sub: 'c', ...claims });
+    } catch (err) {
+      expect(err).toBeInstanceOf(OperationOutcomeError);
+      expect(getStatus((err as OperationOutcomeError).outcome)).toBe(401);
+      return details((err as OperationOutcomeError).outcome);
+    }
+    return [];
+  };
+  const hundredYears = 100 * 365 * 24 * 3600;
+
+  it.each([
+    ['a 100-year lifetime', { iat: now(), exp: now() + hundredYears }, /lifetime/],
+    ['a 100-year lifetime as API Gateway passes claims (strings)', { iat: String(now()), exp: String(now() + hundredYears) }, /lifetime/],
+    ['a far exp without iat', { exp: now() + MAX_TOKEN_LIFETIME_SEC + 60 }, /lifetime/],
+    ['an iat backdated to make a long token look young', { iat: now() - hundredYears, exp: now() + 60 }, /lifetime/],
+    ['an iat in the future', { iat: now() + MAX_CLOCK_SKEW_SEC + 60, exp: now() + 3600 }, /future/],
+  ])('refuses %s with 401', (_name, claims, why) => {
+    expect(refused(claims).join(' ')).toMatch(why);
+  });
+
+  it.each([
+    ['a one-hour token', { iat: now(), exp: now() + 3600 }],
+    ['a token of the longest lifetime', { iat: now(), exp: now() + MAX_TOKEN_LIFETIME_SEC }],
+    ['an iat within the clock skew', { iat: now() + MAX_CLOCK_SKEW_SEC - 5, exp: now() + 600 }],
+    ['claims without exp or iat (the authorizer checked exp)', {}],
+  ])('accepts %s', (_name, claims) => {
+    expect(refused(claims)).toEqual([]);
+  });
+
+  it('verifyBearer refuses a correctly signed 100-year token', async () => {
+    const jwt = await new SignJWT({ scope: 'system/*.rs' })
+      .setProtectedHeader({ alg: 'ES256' })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject('c')
+      .setIssuedAt(now())
+      .setExpirationTime(now() + hundredYears)
+      .sign(es256.privateKey);
+    expect(details(await expect401(verifyBearer(`Bearer ${jwt}`, options))).join(' ')).toMatch(/lifetime/);
   });
 });
