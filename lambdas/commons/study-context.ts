@@ -1,5 +1,6 @@
 import type { Coding, ConceptMap, ObservationDefinition, ResearchStudy } from '@medplum/fhirtypes';
-import type { Conformance } from './conformance/index.js';
+import type { Config } from './config.js';
+import { loadConformance, type Conformance } from './conformance/index.js';
 import type { AnnotationRules } from '../ingest/core/annotate.js';
 
 const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
@@ -35,4 +36,20 @@ export function unitAliases(conformance: Conformance): ReadonlyMap<string, strin
     (g.element ?? []).flatMap((e) => (e.code && e.target?.[0]?.code ? [[e.code, e.target[0].code] as const] : [])),
   );
   return new Map(pairs);
+}
+
+/**
+ * The study's conformance resources as a function reads them: from FHIR_PROFILES_DIR (where a bundled
+ * Lambda ships fhir-profiles/) rebased to CANONICAL_BASE, loaded once per process.
+ * @param config - The function's configuration.
+ * @returns The loaded conformance.
+ */
+export function studyConformance(config: Pick<Config, 'CANONICAL_BASE' | 'FHIR_PROFILES_DIR'>): Conformance {
+  const dir = config.FHIR_PROFILES_DIR;
+  return loadConformance({ base: config.CANONICAL_BASE, ...(dir ? { dir } : {}) });
+}
+
+/** Where a study subfolder (derivation/, eligibility/, models/) is, or undefined for the module's default. */
+export function studyDataDir(config: Pick<Config, 'FHIR_PROFILES_DIR'>, folder: string): string | undefined {
+  return config.FHIR_PROFILES_DIR ? `${config.FHIR_PROFILES_DIR}/${folder}` : undefined;
 }

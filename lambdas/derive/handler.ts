@@ -2,13 +2,18 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { awsRuntime } from '../commons/aws-runtime.js';
+import { awsEvents, awsStores } from '../commons/aws-runtime.js';
+import { loadConfig } from '../commons/config.js';
 import { studyEventConsumer } from '../commons/events/consumer.js';
 import { once } from '../commons/once.js';
+import { deriveDeps } from '../commons/roots/derive.js';
 import { recomputeSubject } from './recompute.js';
 
 const logger = new Logger({ serviceName: 'derive' });
-const deps = once(() => awsRuntime(logger).derive());
+const deps = once(() => {
+  const config = loadConfig();
+  return deriveDeps({ config, logger, store: awsStores(config).store, events: awsEvents(config) });
+});
 
 /** SQS (from the study bus): recomputes the subject's visits, SLEDAI-2K and responder Observations. */
 export const handler = middy<SQSEvent, SQSBatchResponse>()

@@ -2,7 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { awsAdapters } from '../commons/aws-runtime.js';
+import { awsStores } from '../commons/aws-runtime.js';
+import { loadConfig } from '../commons/config.js';
 import { fromApiGateway, toApiGateway } from '../commons/http/request.js';
 import { once } from '../commons/once.js';
 import { handleResolve, type IdentityDeps } from './resolve-request.js';
@@ -26,7 +27,8 @@ const logger = new Logger({ serviceName: 'identity' });
 
 export const handler = createIdentityHandler(
   once(() => {
-    const { identity, store, config } = awsAdapters(logger);
+    const config = loadConfig();
+    const { identity, store } = awsStores(config);
     return { identity, store, logger, now: () => new Date(), ...(config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {}) };
   }),
   logger,

@@ -3,13 +3,14 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { awsRuntime } from '../commons/aws-runtime.js';
+import { awsEvents, awsStores } from '../commons/aws-runtime.js';
 import { loadConfig } from '../commons/config.js';
 import { Deadline } from '../commons/http/deadline.js';
 import { fromApiGateway, toApiGateway } from '../commons/http/request.js';
 import { limits } from '../commons/limits.js';
 import { once } from '../commons/once.js';
 import { sourceKeyFromConfig } from '../commons/privacy/source-key.js';
+import { ingestDeps } from '../commons/roots/ingest.js';
 import { handleIngest, type IngestHttpDeps } from './ingest-request.js';
 
 /**
@@ -37,7 +38,7 @@ export const handler = createIngestHandler(
     const config = loadConfig();
     // The source-identifier key: a secret under its own KMS key that only this function may read.
     const sourceKey = sourceKeyFromConfig(config, () => new SecretsManagerClient({ region: config.AWS_REGION }));
-    return { ...awsRuntime(logger).ingest(), sourceKey };
+    return { ...ingestDeps({ config, logger, ...awsStores(config), events: awsEvents(config) }), sourceKey };
   }),
   logger,
 );

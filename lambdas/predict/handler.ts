@@ -2,13 +2,18 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { awsRuntime } from '../commons/aws-runtime.js';
+import { awsStores } from '../commons/aws-runtime.js';
+import { loadConfig } from '../commons/config.js';
 import { studyEventConsumer } from '../commons/events/consumer.js';
 import { once } from '../commons/once.js';
+import { predictDeps } from '../commons/roots/predict.js';
 import { repredictSubject } from './recompute.js';
 
 const logger = new Logger({ serviceName: 'predict' });
-const deps = once(() => awsRuntime(logger).predict());
+const deps = once(() => {
+  const config = loadConfig();
+  return predictDeps({ config, logger, store: awsStores(config).store });
+});
 
 /** SQS (from the study bus): recomputes the subject's week-48 response prediction with the active model. */
 export const handler = middy<SQSEvent, SQSBatchResponse>()

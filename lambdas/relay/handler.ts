@@ -1,13 +1,17 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { awsAdapters } from '../commons/aws-runtime.js';
+import { awsAlerts, awsEvents, awsStores } from '../commons/aws-runtime.js';
+import { loadConfig } from '../commons/config.js';
 import { relayOutbox } from '../commons/events/relay.js';
 import { once } from '../commons/once.js';
 import { deliverPendingAlerts } from '../screen/rescreen.js';
 
 const logger = new Logger({ serviceName: 'relay' });
-const adapters = once(() => awsAdapters(logger));
+const adapters = once(() => {
+  const config = loadConfig();
+  return { store: awsStores(config).store, events: awsEvents(config), alerts: awsAlerts(config) };
+});
 
 /**
  * Runs on a schedule: completes or removes transactions a crash left open, publishes what the

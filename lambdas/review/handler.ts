@@ -2,7 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { awsAdapters } from '../commons/aws-runtime.js';
+import { awsEvents, awsStores } from '../commons/aws-runtime.js';
+import { loadConfig } from '../commons/config.js';
 import { fromApiGateway, toApiGateway } from '../commons/http/request.js';
 import { once } from '../commons/once.js';
 import { handleSettle, type ReviewDeps } from './settle-request.js';
@@ -26,8 +27,8 @@ const logger = new Logger({ serviceName: 'review' });
 
 export const handler = createReviewHandler(
   once(() => {
-    const { store, events, config } = awsAdapters(logger);
-    return { base: config.CANONICAL_BASE, store, events, logger, now: () => new Date(), ...(config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {}) };
+    const config = loadConfig();
+    return { base: config.CANONICAL_BASE, store: awsStores(config).store, events: awsEvents(config), logger, now: () => new Date(), ...(config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {}) };
   }),
   logger,
 );

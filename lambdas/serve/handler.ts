@@ -2,11 +2,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { awsRuntime } from '../commons/aws-runtime.js';
+import { awsStores } from '../commons/aws-runtime.js';
+import { loadConfig } from '../commons/config.js';
 import { Deadline } from '../commons/http/deadline.js';
 import { fromApiGateway, toApiGateway } from '../commons/http/request.js';
 import { limits } from '../commons/limits.js';
 import { once } from '../commons/once.js';
+import { serveDeps } from '../commons/roots/serve.js';
 import { handleServe, type ServeDeps } from './serve-request.js';
 
 /**
@@ -30,6 +32,9 @@ export function createServeHandler(deps: () => ServeDeps & { publicBaseUrl?: str
 const logger = new Logger({ serviceName: 'serve' });
 
 export const handler = createServeHandler(
-  once(() => awsRuntime(logger).serve()),
+  once(() => {
+    const config = loadConfig();
+    return serveDeps({ config, logger, store: awsStores(config).store });
+  }),
   logger,
 );

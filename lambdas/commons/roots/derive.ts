@@ -1,0 +1,24 @@
+import { loadDerivationRules } from '../../derive/core/rules.js';
+import type { DeriveDeps } from '../../derive/recompute.js';
+import type { Adapters } from '../runtime.js';
+import { annotationRules, studyConformance, studyDataDir } from '../study-context.js';
+
+/**
+ * The derive function's composition root: the derivation rules and visit windows over the store and
+ * the events it publishes when a derived result changes.
+ * @param adapters - The adapters derive uses.
+ * @returns The derive ports.
+ */
+export function deriveDeps(adapters: Pick<Adapters, 'config' | 'store' | 'events' | 'logger'>): DeriveDeps {
+  const { config, store, events, logger } = adapters;
+  const conformance = studyConformance(config);
+  return {
+    store,
+    events,
+    conformance,
+    annotation: annotationRules(conformance),
+    rules: loadDerivationRules(studyDataDir(config, 'derivation')),
+    logger,
+    now: () => new Date(),
+  };
+}

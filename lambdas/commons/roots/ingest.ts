@@ -1,0 +1,36 @@
+import type { IngestHttpDeps } from '../../ingest/ingest-request.js';
+import { StudyCodes } from '../../ingest/core/codes.js';
+import { validateBase } from '../fhir/validate-base.js';
+import { loadDeidentificationPolicy, policyFileIn } from '../privacy/deidentify.js';
+import type { Adapters } from '../runtime.js';
+import { annotationRules, studyConformance, unitAliases } from '../study-context.js';
+
+/**
+ * The ingest's composition root: the study's conformance, codes and annotation rules over the store,
+ * identity table and events it commits to. Nothing of derive, screen or predict.
+ * @param adapters - The adapters the ingest uses.
+ * @returns The ingest's ports (the source key is added by whoever holds it).
+ */
+export function ingestDeps(adapters: Pick<Adapters, 'config' | 'store' | 'identity' | 'events' | 'logger'>): IngestHttpDeps & { publicBaseUrl?: string } {
+  const { config, store, identity, events, logger } = adapters;
+  const conformance = studyConformance(config);
+  return {
+    conformance,
+    codes: new StudyCodes(conformance),
+    rules: annotationRules(conformance),
+    unitAliases: unitAliases(conformance),
+    store,
+    identity,
+    events,
+    logger,
+    validateBase: (resource) => validateBase(resource, { vitalSignsProfile: 'warning' }),
+    // From FHIR_PROFILES_DIR: the module-relative default does not exist beside a bundle in /var/task.
+    deidentification: loadDeidentificationPolicy(policyFileIn(config.FHIR_PROFILES_DIR)),
+    maxEntries: config.MAX_ENTRIES,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    maxDepth: config.MAX_DEPTH,
+    defaultSourceSystem: config.SOURCE_SYSTEM,
+    now: () => new Date(),
+    ...(config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {}),
+  };
+}
