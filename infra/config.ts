@@ -23,6 +23,8 @@ export const SETTINGS = {
   publicBaseUrl: { env: 'PUBLIC_BASE_URL', meaning: 'public FHIR base for links; unset = derived from the Host header' },
   jwtIssuer: { env: 'JWT_ISSUER', meaning: 'issuer (`iss`) the API JWT authorizer accepts; its OIDC discovery must be public' },
   jwtAudience: { env: 'JWT_AUDIENCE', meaning: 'accepted `aud` values, comma-separated' },
+  smartTokenEndpoint: { env: 'SMART_TOKEN_ENDPOINT', meaning: "the identity provider's token endpoint, published at /.well-known/smart-configuration (unset = discovery answers 404)" },
+  smartAuthorizationEndpoint: { env: 'SMART_AUTHORIZATION_ENDPOINT', meaning: "the identity provider's authorization endpoint, for apps that launch with PKCE (optional)" },
   alertEmails: { env: 'ALERT_EMAILS', meaning: 'email subscriptions of the recruitment alert topic, comma-separated' },
   opsEmails: { env: 'OPS_EMAILS', meaning: 'email subscriptions of the operations alarm topic, comma-separated' },
   logRetentionDays: { env: 'LOG_RETENTION_DAYS', meaning: 'retention of every log group (a CloudWatch Logs retention value)' },
@@ -68,6 +70,8 @@ const schema = z
     publicBaseUrl: z.url().optional(),
     jwtIssuer: z.url({ protocol: /^https$/ }).default(PLACEHOLDER_JWT_ISSUER),
     jwtAudience: list(z.string().min(1)).default(['belimumab-sle-fhir']),
+    smartTokenEndpoint: z.url({ protocol: /^https$/ }).optional(),
+    smartAuthorizationEndpoint: z.url({ protocol: /^https$/ }).optional(),
     alertEmails: list(z.email()).default([]),
     opsEmails: list(z.email()).default([]),
     logRetentionDays: z.coerce

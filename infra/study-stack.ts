@@ -214,6 +214,14 @@ export class StudyStack extends Stack {
       POWERTOOLS_METRICS_NAMESPACE: 'belimumab-sle',
       CANONICAL_BASE: config.canonicalBase,
       ...(config.publicBaseUrl ? { PUBLIC_BASE_URL: config.publicBaseUrl } : {}),
+      // Public facts of the identity provider, for SMART discovery (serve): the same issuer the authorizer trusts.
+      ...(spec.name === 'serve' && config.smartTokenEndpoint
+        ? {
+            JWT_ISSUER: config.jwtIssuer,
+            SMART_TOKEN_ENDPOINT: config.smartTokenEndpoint,
+            ...(config.smartAuthorizationEndpoint ? { SMART_AUTHORIZATION_ENDPOINT: config.smartAuthorizationEndpoint } : {}),
+          }
+        : {}),
       ...(access.study ? { STUDY_TABLE: this.studyTable.tableName } : {}),
       ...(access.identity ? { IDENTITY_TABLE: this.identityTable.tableName } : {}),
       ...(access.publishEvents ? { EVENT_BUS_NAME: this.bus.eventBusName } : {}),

@@ -31,6 +31,9 @@ import { createServeHandler } from '../lambdas/serve/handler.js';
 import { startDynalite } from './dynalite.js';
 import { localVerifyOptions } from './keys.js';
 
+/** `POST [type]/_search` and `POST [type]/$validate` go to serve, as their API routes do (infra/functions.ts). */
+const SEARCH_ROUTE = /^\/[A-Z][A-Za-z]+\/(?:_search|\$validate)$/;
+
 /** Something in the local process that reacts to "study data changed", as the SQS-fed Lambdas do in AWS. */
 export type LocalConsumer = (event: StudyDataChanged) => Promise<void>;
 
@@ -127,9 +130,10 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
       send(res, { statusCode: 413, body: JSON.stringify(payloadTooLarge(config.MAX_BODY_BYTES)) });
       return;
     }
-    const isMetadata = url.pathname === '/fhir/metadata';
+    // Public as in infra/functions.ts: what a client reads before it has a token.
+    const isPublic = url.pathname === '/fhir/metadata' || url.pathname === '/fhir/.well-known/smart-configuration';
     let claims: Record<string, unknown> = {};
-    if (!isMetadata) {
+    if (!isPublic) {
       try {
         await verifyBearer(req.headers.authorization, await verify);
         claims = decodeJwt((req.headers.authorization ?? '').replace(/^Bearer\s+/i, ''));
@@ -144,7 +148,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
       ? (['identity', resolveIdentity] as const)
       : SETTLE_ROUTE.test(path)
         ? (['review', review] as const)
-        : req.method === 'POST'
+        : req.method === 'POST' && !SEARCH_ROUTE.test(path)
           ? (['ingest', ingest] as const)
           : (['serve', serve] as const);
     send(res, await handler(event, lambdaContext(name)));

@@ -28,6 +28,12 @@ const schema = z.object({
   SOURCE_KEY_SECRET_ARN: z.string().min(1).optional(),
   /** Local run: the file holding that key (DATA_DIR/source-key, created on first use with mode 0600). */
   SOURCE_KEY_FILE: z.string().min(1).optional(),
+  /** SMART discovery (serve, /.well-known/smart-configuration): the `iss` the API's JWT authorizer accepts... */
+  JWT_ISSUER: z.url().optional(),
+  /** ...and that identity provider's token endpoint; without both, discovery answers 404. */
+  SMART_TOKEN_ENDPOINT: z.url().optional(),
+  /** Its authorization endpoint, when it has one for interactive apps (then PKCE S256 is announced). */
+  SMART_AUTHORIZATION_ENDPOINT: z.url().optional(),
 });
 
 /** The layer's configuration, read from the environment once per cold start. */

@@ -9,6 +9,7 @@ import { parseFhirJson } from '../commons/fhir/parse-body.js';
 import { Deadline, DeadlineExceededError, storeWithDeadline, withinDeadline } from '../commons/http/deadline.js';
 import { deadlineExceeded, errorLogFields, methodNotAllowed, outcomeOf, payloadTooLarge } from '../commons/http/outcomes.js';
 import { limits as processLimits, type Limits } from '../commons/limits.js';
+import { requireJsonAccepted, requireJsonBody } from '../commons/http/negotiation.js';
 import { outcomeResponse, type HttpRequest, type HttpResponse } from '../commons/http/request.js';
 import { ingestBundle, type IngestDeps, type IngestEndpoint } from './core/ingest-bundle.js';
 
@@ -52,6 +53,9 @@ async function ingestWithin(req: HttpRequest, deps: IngestHttpDeps, deadline: De
     if ((req.deliveredBodyBytes ?? req.body.length) > limits.MAX_EVENT_BODY_BYTES) {
       throw new OperationOutcomeError(payloadTooLarge(limits.MAX_EVENT_BODY_BYTES));
     }
+    // JSON only, said clearly (FHIR R4 http.html#mime-type): 415 for an XML body, 406 for an XML Accept.
+    requireJsonBody(req.headers['content-type'], req.body);
+    requireJsonAccepted(req.query, req.headers.accept);
     const bundle = parseFhirJson(req.body, { maxDepth: deps.maxDepth });
     for (const type of typesOf(bundle)) {
       requireScope(principal, type, 'c');

@@ -282,7 +282,7 @@ describe('StudyStack: IAM', () => {
 });
 
 describe('StudyStack: API', () => {
-  it('puts the JWT authorizer on every route but GET /fhir/metadata and $default', () => {
+  it('puts the JWT authorizer on every route but GET /fhir/metadata, SMART discovery and $default', () => {
     synth.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
@@ -291,16 +291,19 @@ describe('StudyStack: API', () => {
     const routes = Object.values(resourcesOf(synth.template, 'AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual([
       '$default',
+      'GET /fhir/.well-known/smart-configuration',
       'GET /fhir/Patient/{pseudonym}/$hospital-identity',
       'GET /fhir/metadata',
       'GET /fhir/{proxy+}',
       'POST /fhir',
       'POST /fhir/Bundle',
       'POST /fhir/Task/{id}/$settle',
+      'POST /fhir/{type}/$validate',
+      'POST /fhir/{type}/_search',
     ]);
     for (const route of routes) {
       // $default (issue 14): unknown paths answered by serve with an OperationOutcome, before any claim is read.
-      if (route.RouteKey === 'GET /fhir/metadata' || route.RouteKey === '$default') {
+      if (['GET /fhir/metadata', 'GET /fhir/.well-known/smart-configuration', '$default'].includes(route.RouteKey)) {
         expect(route.AuthorizationType).toBe('NONE');
       } else {
         expect(route.AuthorizationType, route.RouteKey).toBe('JWT');
@@ -328,6 +331,10 @@ describe('StudyStack: API', () => {
     expect(target('POST /fhir/Bundle')).toContain(functionLogicalId(synth.template, 'ingest'));
     expect(target('GET /fhir/{proxy+}')).toContain(functionLogicalId(synth.template, 'serve'));
     expect(target('GET /fhir/metadata')).toContain(functionLogicalId(synth.template, 'serve'));
+    expect(target('GET /fhir/.well-known/smart-configuration')).toContain(functionLogicalId(synth.template, 'serve'));
+    // A search by POST is a read: serve's, never ingest's.
+    expect(target('POST /fhir/{type}/_search')).toContain(functionLogicalId(synth.template, 'serve'));
+    expect(target('POST /fhir/{type}/$validate')).toContain(functionLogicalId(synth.template, 'serve'));
     expect(target('GET /fhir/Patient/{pseudonym}/$hospital-identity')).toContain(functionLogicalId(synth.template, 'identity'));
     expect(target('$default')).toContain(functionLogicalId(synth.template, 'serve'));
   });

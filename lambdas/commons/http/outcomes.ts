@@ -11,6 +11,8 @@ const EXTRA_STATUS: Record<string, number> = {
   deadline: 503,
   'method-not-allowed': 405,
   'unsupported-media-type': 415,
+  'not-acceptable': 406,
+  'precondition-failed': 412,
   unavailable: 503,
   'server-error': 500,
   'invalid-query': 400,
@@ -57,6 +59,24 @@ export function methodNotAllowed(method: string, path: string): OperationOutcome
  */
 export function unsupportedMediaType(contentType: string): OperationOutcome {
   return fixed('unsupported-media-type', 'not-supported', `Content-Type '${contentType}' is not supported; send application/fhir+json`);
+}
+
+/**
+ * 406: the client accepts no format the layer writes (JSON only: no XML, no Turtle).
+ * @param asked - What the client asked for (Accept or `_format`).
+ * @returns The outcome.
+ */
+export function notAcceptable(asked: string): OperationOutcome {
+  return fixed('not-acceptable', 'not-supported', `Format '${asked.slice(0, 80)}' is not available; this server writes application/fhir+json only`);
+}
+
+/**
+ * 412: a conditional request whose condition matched more than one resource.
+ * @param text - What matched.
+ * @returns The outcome.
+ */
+export function preconditionFailed(text: string): OperationOutcome {
+  return fixed('precondition-failed', 'multiple-matches', text);
 }
 
 /** 503: a dependency (the store) failed or throttled; the request may be retried. */

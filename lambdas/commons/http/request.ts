@@ -91,7 +91,8 @@ export function toApiGateway(response: HttpResponse): APIGatewayProxyStructuredR
     statusCode: response.status,
     // PHI must stay out of shared caches, and a browser must not sniff FHIR JSON into something it runs.
     headers: { 'content-type': 'application/fhir+json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...response.headers },
-    body: JSON.stringify(response.body),
+    // 304 Not Modified carries no body (RFC 9110 15.4.5): the client keeps the copy it has.
+    body: response.status === 304 ? '' : JSON.stringify(response.body),
   };
 }
 

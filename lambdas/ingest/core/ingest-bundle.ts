@@ -5,6 +5,7 @@ import type { Conformance } from '../../commons/conformance/index.js';
 import { deterministicId, keyedHash, keyedId } from '../../commons/ids.js';
 import { Deidentifier, loadDeidentificationPolicy, type DeidentificationPolicy } from '../../commons/privacy/deidentify.js';
 import { staticKeyProvider, type SourceKeyProvider } from '../../commons/privacy/source-key.js';
+import { MAPPED_TYPES } from '../../commons/study-types.js';
 import type { StudyDataChanged, StudyStore, IdentityStore, WriteResult } from '../../commons/store/port.js';
 import { annotate, timelineFrom, type AnnotationRules, type SubjectTimeline } from './annotate.js';
 import type { StudyCodes} from './codes.js';
@@ -203,6 +204,31 @@ function checkRequest(entry: BundleEntry, i: number, endpoint: IngestEndpoint, s
   if (endpoint === 'system' && method !== 'POST' && method !== 'PUT') {
     addError(states, i, '405 Method Not Allowed', issue(`Bundle.entry[${i}].request.method`, `Only POST and PUT entries are accepted, not ${method ?? 'none'}`, 'not-supported'));
   }
+  const conditional = conditionalOf(entry);
+  if (conditional && STORED.has(entry.resource.resourceType)) {
+    // Refused, never turned into a plain write (FHIR R4 http.html#cond-update): the store has no index on
+    // the hospital's identifiers (kept only as keyed hashes), so "which resources match" has no answer
+    // here. A replay needs no condition: ids are a keyed hash of the source record, so it writes nothing new.
+    addError(
+      states,
+      i,
+      '400 Bad Request',
+      issue(`Bundle.entry[${i}].request.${conditional}`, `Conditional ${conditional === 'url' ? 'update' : 'requests'} (${conditional}) are not supported; send the entry without its condition: a resent record updates the resource it created`, 'not-supported'),
+    );
+  }
+}
+
+/** Types the ingest stores: a condition on another type changes nothing, as its entry is answered "not stored". */
+const STORED: ReadonlySet<string> = new Set(MAPPED_TYPES);
+
+/** The conditional element of an entry's request, if any (`url` for `PUT Type?search`). */
+function conditionalOf(entry: BundleEntry): 'ifNoneExist' | 'ifMatch' | 'ifNoneMatch' | 'ifModifiedSince' | 'url' | undefined {
+  const request = entry.request;
+  if (!request) return undefined;
+  for (const key of ['ifNoneExist', 'ifMatch', 'ifNoneMatch', 'ifModifiedSince'] as const) {
+    if (request[key] !== undefined) return key;
+  }
+  return typeof request.url === 'string' && request.url.includes('?') ? 'url' : undefined;
 }
 
 async function resolvePseudonyms(

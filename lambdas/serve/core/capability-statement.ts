@@ -1,6 +1,10 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, StructureDefinition } from '@medplum/fhirtypes';
 import type { Conformance } from '../../commons/conformance/index.js';
 import { STORE_TYPES } from '../../commons/study-types.js';
+import { conformanceSearchParams } from './conformance-search.js';
+import { INCLUDES } from './includes.js';
+import { COMMON_SEARCH, STORE_SEARCH } from './search-parameters.js';
+import type { SmartSettings } from './smart-configuration.js';
 
 export { STORE_TYPES };
 
@@ -17,74 +21,115 @@ export const CONFORMANCE_TYPES = [
   'Library',
 ] as const;
 
-const CLINICAL_SEARCH: Record<string, readonly [string, string][]> = {
-  Observation: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['date', 'date']],
-  Condition: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['onset-date', 'date'], ['recorded-date', 'date']],
-  Encounter: [['patient', 'reference'], ['subject', 'reference'], ['date', 'date']],
-  AllergyIntolerance: [['patient', 'reference'], ['code', 'token'], ['date', 'date']],
-  MedicationAdministration: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['effective-time', 'date']],
-  MedicationRequest: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['authoredon', 'date']],
-  MedicationStatement: [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['effective', 'date']],
-  Patient: [],
-  Provenance: [['recorded', 'date']],
-  ResearchSubject: [['patient', 'reference'], ['individual', 'reference'], ['date', 'date']],
-  Communication: [['patient', 'reference'], ['subject', 'reference'], ['sent', 'date']],
-  AuditEvent: [],
+/** The operations other functions of the layer answer under the same base (README: identity and review). */
+const OPERATIONS: Readonly<Record<string, readonly { name: string; id: string; documentation: string }[]>> = {
+  Patient: [
+    {
+      name: 'everything',
+      id: 'Patient-everything',
+      documentation: 'GET Patient/{pseudonym}/$everything: the Patient and its compartment as the store indexes it (not Provenance or AuditEvent), paginated by _count; no start, end, _since or _type.',
+    },
+    {
+      name: 'hospital-identity',
+      id: 'hospital-identity',
+      documentation: 'GET Patient/{pseudonym}/$hospital-identity: the hospital identity behind a pseudonym, for the recruitment scope (recruitment/identity.read) only; each call is audited.',
+    },
+  ],
+  Task: [
+    {
+      name: 'settle',
+      id: 'settle',
+      documentation: 'POST Task/{id}/$settle: the investigator settles a review Task (system/Task.u and system/Observation.c).',
+    },
+  ],
 };
 
-const COMMON_SEARCH: readonly [string, string][] = [
-  ['_id', 'token'],
-  ['_lastUpdated', 'date'],
-  ['_profile', 'uri'],
-];
+const VALIDATE = {
+  name: 'validate',
+  id: 'Resource-validate',
+  documentation: 'POST [type]/$validate (resource or Parameters.resource; ?profile=): base R4 and study-profile validation, nothing stored; for a client with create or read scope on the type.',
+};
+
+const R4_OPERATIONS: Readonly<Record<string, string>> = {
+  'Patient-everything': 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+  'Resource-validate': 'http://hl7.org/fhir/OperationDefinition/Resource-validate',
+};
+
+/** Options of the statement beyond the conformance resources. */
+export interface CapabilityOptions {
+  /** The identity provider's endpoints, announced as SMART's oauth-uris extension. */
+  readonly smart?: SmartSettings;
+}
 
 /**
  * The server's CapabilityStatement, built from the study's conformance resources so that every
- * profile (the derived ones included) is listed as a supported profile of its type.
+ * profile (the derived ones included) is listed as a supported profile of its type, and from the
+ * search tables the parser reads (search-parameters.ts, conformance-search.ts), so that it declares
+ * exactly what the server answers. No empty arrays (R4 ele-1).
  * @param conformance - The loaded conformance resources.
  * @param baseUrl - The API's base URL.
  * @param now - Build time.
+ * @param options - SMART settings.
  * @returns The CapabilityStatement.
  */
-export function capabilityStatement(conformance: Conformance, baseUrl: string, now: Date): CapabilityStatement {
+export function capabilityStatement(conformance: Conformance, baseUrl: string, now: Date, options: CapabilityOptions = {}): CapabilityStatement {
   const profiles = conformance.resources.filter(
     (r): r is StructureDefinition => r.resourceType === 'StructureDefinition' && r.kind === 'resource' && r.derivation === 'constraint',
   );
-  const store: CapabilityStatementRestResource[] = STORE_TYPES.map((type) => ({
-    type,
-    supportedProfile: profiles.filter((p) => p.type === type).map((p) => p.url),
-    interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'history-instance' }, { code: 'search-type' }],
-    versioning: 'versioned',
-    readHistory: true,
-    searchParam: [...COMMON_SEARCH, ...(CLINICAL_SEARCH[type] ?? [])].map(([name, type]) => ({ name, type: type as 'token' })),
-  }));
+  const store: CapabilityStatementRestResource[] = STORE_TYPES.map((type) => {
+    const supportedProfile = profiles.filter((p) => p.type === type).map((p) => p.url);
+    const operation = [...(OPERATIONS[type] ?? []), VALIDATE].map((o) => ({
+      name: o.name,
+      // $everything and $validate are R4's own operations; the others are the layer's.
+      definition: o.id in R4_OPERATIONS ? R4_OPERATIONS[o.id]! : `${conformance.base}/OperationDefinition/${o.id}`,
+      documentation: o.documentation,
+    }));
+    return {
+      type,
+      ...(supportedProfile.length > 0 ? { supportedProfile } : {}),
+      interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'history-instance' }, { code: 'search-type' }],
+      versioning: 'versioned',
+      readHistory: true,
+      conditionalRead: 'full-support',
+      searchParam: [...COMMON_SEARCH, ...(STORE_SEARCH[type] ?? [])].map(({ name, type }) => ({ name, type })),
+      ...(INCLUDES[type] ? { searchInclude: Object.keys(INCLUDES[type]).map((param) => `${type}:${param}`) } : {}),
+      ...(operation.length > 0 ? { operation } : {}),
+    };
+  });
   const definitional: CapabilityStatementRestResource[] = CONFORMANCE_TYPES.map((type) => ({
     type,
     interaction: [{ code: 'read' }, { code: 'search-type' }],
-    searchParam: [
-      { name: '_id', type: 'token' },
-      { name: 'url', type: 'uri' },
-      { name: 'name', type: 'string' },
-      { name: 'status', type: 'token' },
-    ],
+    searchParam: conformanceSearchParams(type).map(({ name, type }) => ({ name, type })),
   }));
+  const oauth = options.smart
+    ? [
+        {
+          url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+          extension: [
+            { url: 'token', valueUri: options.smart.tokenEndpoint },
+            ...(options.smart.authorizationEndpoint ? [{ url: 'authorize', valueUri: options.smart.authorizationEndpoint }] : []),
+          ],
+        },
+      ]
+    : [];
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
     date: now.toISOString(),
     kind: 'instance',
     fhirVersion: '4.0.1',
-    format: ['application/fhir+json'],
+    format: ['json'],
     software: { name: 'belimumab-sle-fhir' },
     implementation: { description: 'FHIR integration layer of NCT04893161 (belimumab in SLE)', url: baseUrl },
-    instantiates: [],
     rest: [
       {
         mode: 'server',
-        documentation: 'Study resources are a limited data set under pseudonyms; ingest through POST [base] (batch/transaction) or POST [base]/Bundle (collection).',
+        documentation:
+          'Study resources are a limited data set under pseudonyms; ingest through POST [base] (batch/transaction) or POST [base]/Bundle (collection). JSON only: other formats are answered 406 (Accept, _format) or 415 (a request body). Search with GET or POST [type]/_search (form body); repeated parameters are ANDed, a comma is OR; _include follows the references each type declares (searchInclude); _summary and _elements subset (tagged SUBSETTED); _total=none skips the count. No _sort, _revinclude or _offset (400). Reads answer ETag and Last-Modified and honour If-None-Match and If-Modified-Since (304).',
         security: {
+          ...(oauth.length > 0 ? { extension: oauth } : {}),
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
-          description: 'Bearer JWT with SMART v2 system scopes: system/*.cud (or per type) to ingest, system/*.rs (or per type) to read and search.',
+          description: 'Bearer JWT with SMART system scopes (v1 or v2 syntax): system/*.cud (or per type) to ingest, system/*.rs (or per type) to read and search. Discovery at [base]/.well-known/smart-configuration.',
         },
         resource: [...store, ...definitional],
         interaction: [{ code: 'batch' }, { code: 'transaction' }],

@@ -1,35 +1,20 @@
 import { badRequest, OperationOutcomeError, parseSearchRequest, type Filter } from '@medplum/core';
 import type { ResourceType } from '@medplum/fhirtypes';
 import type { DateRange, StoreQuery } from '../../commons/store/port.js';
+import { storeSearchParam } from './search-parameters.js';
 
 /** Page size when `_count` is absent, and the most a page may hold (MAX_SEARCH_COUNT overrides it). */
 export const DEFAULT_COUNT = 50;
 export const MAX_COUNT = 1000;
 
-/** Search parameters that mean the store's clinical date, per type (FHIR R4 names). */
-const DATE_PARAMS: Record<string, readonly string[]> = {
-  Observation: ['date'],
-  Encounter: ['date'],
-  Condition: ['onset-date', 'recorded-date'],
-  MedicationAdministration: ['effective-time'],
-  MedicationRequest: ['authoredon'],
-  MedicationStatement: ['effective'],
-  AllergyIntolerance: ['date'],
-  Provenance: ['recorded'],
-  ResearchSubject: ['date'],
-  Communication: ['sent'],
-};
-
-/** Types whose compartment parameter is `patient`, `subject` or both. */
-const PATIENT_PARAMS = new Set(['patient', 'subject', 'individual']);
-const CODE_TYPES = new Set(['Observation', 'Condition', 'AllergyIntolerance', 'MedicationAdministration', 'MedicationRequest', 'MedicationStatement']);
-
-/** Parameters that shape the answer rather than filter it, and are accepted and ignored. */
-const IGNORED = new Set(['_format', '_pretty', '_summary', '_total']);
+/** Parameters that shape the answer rather than filter it: read by serve, not by the store query. */
+const IGNORED = new Set(['_format', '_pretty', '_summary', '_total', '_elements']);
 
 /**
  * Parses a FHIR search on a study type into a store query. Unsupported parameters and modifiers are
  * refused (400) rather than ignored, so that a client never takes an unfiltered answer for a filtered one.
+ * Repeated parameters are ANDed (FHIR R4 search.html#combining), a comma inside one value is OR. When
+ * the repeats cannot both hold (two patients, disjoint `_id`s) the query has `ids: []`: see `matchesNothing`.
  * @param resourceType - The searched type.
  * @param query - The query parameters.
  * @param maxCount - The largest `_count` accepted.
@@ -47,9 +32,9 @@ export function toStoreQuery(resourceType: ResourceType, query: Readonly<Record<
   const unsupported = [
     request.sortRules?.length ? '_sort' : undefined,
     request.offset ? '_offset' : undefined,
-    request.include?.length ? '_include' : undefined,
+    // `_include` itself is read by serve (includes.ts); `:iterate` would follow includes of includes.
+    request.include?.some((i) => i.modifier) ? '_include:iterate' : undefined,
     request.revInclude?.length ? '_revinclude' : undefined,
-    request.fields?.length ? '_elements' : undefined,
   ].filter((p): p is string => !!p);
   if (unsupported.length > 0) {
     throw new OperationOutcomeError(badRequest(`Search result parameter ${unsupported.join(', ')} is not supported`, unsupported[0]));
@@ -74,29 +59,43 @@ function applyFilter(resourceType: string, filter: Filter, sofar: StoreQuery): P
     return {};
   }
   if (code === '_id' && operator === 'eq') {
-    return { ids: split(value) };
-  }
-  if (PATIENT_PARAMS.has(code) && operator === 'eq') {
-    const id = value.replace(/^Patient\//, '');
-    if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) {
-      throw new OperationOutcomeError(badRequest(`Invalid ${code} reference`, code));
-    }
-    return { patient: id };
-  }
-  if (code === 'code' && CODE_TYPES.has(resourceType) && operator === 'eq') {
-    return { codes: split(value).map(token) };
+    const ids = split(value);
+    return { ids: sofar.ids ? sofar.ids.filter((id) => ids.includes(id)) : ids };
   }
   if (code === '_profile' && operator === 'eq') {
-    return { profile: value };
+    if (sofar.profile === undefined || sofar.profile === value) return { profile: value };
+    return { andProfiles: [...(sofar.andProfiles ?? []), value] };
   }
   if (code === '_lastUpdated') {
     return { lastUpdated: narrow(sofar.lastUpdated, operator, value, code) };
   }
-  if (DATE_PARAMS[resourceType]?.includes(code)) {
+  const param = storeSearchParam(resourceType, code);
+  if (param?.role === 'patient' && operator === 'eq') {
+    const id = value.replace(/^Patient\//, '');
+    if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) {
+      throw new OperationOutcomeError(badRequest(`Invalid ${code} reference`, code));
+    }
+    // One compartment per resource: two different patients ANDed match nothing.
+    return sofar.patient === undefined || sofar.patient === id ? { patient: id } : { ids: [] };
+  }
+  if (param?.role === 'code' && operator === 'eq') {
+    const codes = split(value).map(token);
+    return sofar.codes ? { andCodes: [...(sofar.andCodes ?? []), codes] } : { codes };
+  }
+  if (param?.role === 'date') {
     return { date: narrow(sofar.date, operator, value, code) };
   }
   const what = operator === 'eq' ? `parameter '${code}'` : `'${code}' with modifier or prefix '${operator}'`;
   throw new OperationOutcomeError(badRequest(`Search ${what} is not supported on ${resourceType}`, code));
+}
+
+/**
+ * Whether a query's ANDed parameters exclude every resource (see `toStoreQuery`).
+ * @param query - The store query.
+ * @returns True when nothing can match.
+ */
+export function matchesNothing(query: StoreQuery): boolean {
+  return query.ids !== undefined && query.ids.length === 0;
 }
 
 function split(value: string): string[] {
