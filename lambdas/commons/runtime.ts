@@ -9,15 +9,15 @@ import type { Config } from './config.js';
 import type { Conformance } from './conformance/index.js';
 import type { EventsPort } from './events/port.js';
 import { once } from './once.js';
-import { deriveDeps } from './roots/derive.js';
-import { ingestDeps } from './roots/ingest.js';
-import { predictDeps } from './roots/predict.js';
-import { screenDeps } from './roots/screen.js';
-import { serveDeps } from './roots/serve.js';
+import { deriveDeps } from '../derive/root.js';
+import { ingestDeps } from '../ingest/root.js';
+import { predictDeps } from '../predict/root.js';
+import { screenDeps } from '../screen/root.js';
+import { serveDeps } from '../serve/root.js';
 import type { IdentityStore, StudyDataChanged, StudyStore } from './store/port.js';
 
 /*
- * Each Lambda is its own composition root (lambdas/commons/roots/<function>.ts), so that its bundle
+ * Each Lambda is its own composition root (lambdas/<function>/root.ts), so that its bundle
  * carries only what it runs. This module composes all of them over one set of adapters for the
  * processes that run every function at once: the local server, the scripts, the integration tests and
  * the bench. No Lambda handler imports it.

@@ -6,7 +6,7 @@ import { awsEvents, awsStores } from '../commons/aws-runtime.js';
 import { loadConfig } from '../commons/config.js';
 import { studyEventConsumer } from '../commons/events/consumer.js';
 import { once } from '../commons/once.js';
-import { deriveDeps } from '../commons/roots/derive.js';
+import { deriveDeps } from './root.js';
 import { recomputeSubject } from './recompute.js';
 
 const logger = new Logger({ serviceName: 'derive' });

@@ -10,7 +10,7 @@ import { fromApiGateway, toApiGateway } from '../commons/http/request.js';
 import { limits } from '../commons/limits.js';
 import { once } from '../commons/once.js';
 import { sourceKeyFromConfig } from '../commons/privacy/source-key.js';
-import { ingestDeps } from '../commons/roots/ingest.js';
+import { ingestDeps } from './root.js';
 import { handleIngest, type IngestHttpDeps } from './ingest-request.js';
 
 /**

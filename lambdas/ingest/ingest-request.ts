@@ -1,7 +1,7 @@
 import { OperationOutcomeError } from '@medplum/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Resource } from '@medplum/fhirtypes';
-import { parseScope, principalFromClaims, requireScope, type Principal } from '../commons/auth/index.js';
+import { can, parseScope, principalFromClaims, requireScope, type Principal } from '../commons/auth/index.js';
 import type { EventsPort } from '../commons/events/port.js';
 import { publishAndAck } from '../commons/events/relay.js';
 import { checkFanOut } from '../commons/fhir/check-fan-out.js';
@@ -62,7 +62,7 @@ async function ingestWithin(req: HttpRequest, deps: IngestHttpDeps, deadline: De
     }
     checkFanOut(bundle, limits);
     const store = storeWithDeadline(deps.store, deadline, limits.COMMIT_RESERVE_MS);
-    const result = await ingestBundle(bundle, endpoint, { ...deps, store });
+    const result = await ingestBundle(bundle, endpoint, { ...deps, store, mayUpdate: (type) => can(principal.scopes, type, 'u') });
     deps.logger.info('Bundle ingested', {
       entries: result.response.entry?.length ?? 0,
       statuses: countStatuses(result.response.entry?.map((e) => e.response?.status ?? '') ?? []),

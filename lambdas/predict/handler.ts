@@ -6,7 +6,7 @@ import { awsStores } from '../commons/aws-runtime.js';
 import { loadConfig } from '../commons/config.js';
 import { studyEventConsumer } from '../commons/events/consumer.js';
 import { once } from '../commons/once.js';
-import { predictDeps } from '../commons/roots/predict.js';
+import { predictDeps } from './root.js';
 import { repredictSubject } from './recompute.js';
 
 const logger = new Logger({ serviceName: 'predict' });

@@ -6,7 +6,7 @@ import { awsAlerts, awsStores } from '../commons/aws-runtime.js';
 import { loadConfig } from '../commons/config.js';
 import { studyEventConsumer } from '../commons/events/consumer.js';
 import { once } from '../commons/once.js';
-import { screenDeps } from '../commons/roots/screen.js';
+import { screenDeps } from './root.js';
 import { rescreenPatient } from './rescreen.js';
 
 const logger = new Logger({ serviceName: 'screen' });

@@ -8,7 +8,7 @@ import { Deadline } from '../commons/http/deadline.js';
 import { fromApiGateway, toApiGateway } from '../commons/http/request.js';
 import { limits } from '../commons/limits.js';
 import { once } from '../commons/once.js';
-import { serveDeps } from '../commons/roots/serve.js';
+import { serveDeps } from './root.js';
 import { handleServe, type ServeDeps } from './serve-request.js';
 
 /**

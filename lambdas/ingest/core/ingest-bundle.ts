@@ -7,6 +7,7 @@ import { Deidentifier, loadDeidentificationPolicy, type DeidentificationPolicy }
 import { staticKeyProvider, type SourceKeyProvider } from '../../commons/privacy/source-key.js';
 import { MAPPED_TYPES } from '../../commons/study-types.js';
 import type { StudyDataChanged, StudyStore, IdentityStore, WriteResult } from '../../commons/store/port.js';
+import { contentHash } from '../../commons/store/resource-codec.js';
 import { annotate, timelineFrom, type AnnotationRules, type SubjectTimeline } from './annotate.js';
 import type { StudyCodes} from './codes.js';
 import { UnknownLocalCodeError } from './codes.js';
@@ -38,6 +39,12 @@ export interface IngestDeps {
   readonly sourceKey?: SourceKeyProvider;
   /** The de-identification policy (default fhir-profiles/deidentification/limited-data-set.json). */
   readonly deidentification?: DeidentificationPolicy;
+  /**
+   * Whether the caller may update records of a type (SMART `u`). Ids are a pure function of the source
+   * record, so a create of a record already stored is an update of it: a caller with create alone may
+   * add records, or resend one unchanged, but not change one. Absent: every type may be updated.
+   */
+  readonly mayUpdate?: (resourceType: string) => boolean;
 }
 
 const processKey = staticKeyProvider();
@@ -136,10 +143,14 @@ export async function ingestBundle(bundle: Resource, endpoint: IngestEndpoint, d
   await annotateAll(states, deps);
   profileValidate(states, deps.conformance);
   rejectDuplicates(states);
+  await refuseUpdatesWithoutScope(states, deps);
 
   const failed = states.some((s) => s.kind === 'error');
   if (atomic && failed) {
-    throw new OperationOutcomeError(outcome(states.flatMap((s) => (s.kind === 'error' ? s.issues : []))));
+    const issues = states.flatMap((s) => (s.kind === 'error' ? s.issues : []));
+    // A transaction refused only for its scope is a 403, as each of its entries would be in a batch.
+    const forbidden = issues.every((i) => i.code === 'forbidden');
+    throw new OperationOutcomeError({ ...outcome(issues), ...(forbidden ? { id: 'forbidden' } : {}) });
   }
 
   const mapped = states.flatMap((s, i) => (s.kind === 'mapped' ? [{ state: s, index: i }] : []));
@@ -430,6 +441,25 @@ function errorOf(err: unknown, i: number): [string, OperationOutcomeIssue] {
     return ['400 Bad Request', issue(`Bundle.entry[${i}].resource`, err.message, 'not-found')];
   }
   throw err;
+}
+
+/** An entry that would change a stored record of a type the caller may only create is refused (403). */
+async function refuseUpdatesWithoutScope(states: EntryState[], deps: IngestDeps): Promise<void> {
+  const { mayUpdate } = deps;
+  if (!mayUpdate) {
+    return;
+  }
+  await Promise.all(
+    states.map(async (state, i) => {
+      if (state.kind !== 'mapped' || mayUpdate(state.resource.resourceType)) {
+        return;
+      }
+      const stored = await deps.store.read(state.resource.resourceType, state.resource.id);
+      if (stored && contentHash(stored) !== contentHash(state.resource)) {
+        addError(states, i, '403 Forbidden', issue(`Bundle.entry[${i}]`, `The token may create ${state.resource.resourceType}, not update it, and this record is stored already`, 'forbidden'));
+      }
+    }),
+  );
 }
 
 function addError(states: EntryState[], i: number, status: string, problem: OperationOutcomeIssue): void {

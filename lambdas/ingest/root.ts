@@ -1,9 +1,9 @@
-import type { IngestHttpDeps } from '../../ingest/ingest-request.js';
-import { StudyCodes } from '../../ingest/core/codes.js';
-import { validateBase } from '../fhir/validate-base.js';
-import { loadDeidentificationPolicy, policyFileIn } from '../privacy/deidentify.js';
-import type { Adapters } from '../runtime.js';
-import { annotationRules, studyConformance, unitAliases } from '../study-context.js';
+import type { IngestHttpDeps } from './ingest-request.js';
+import { StudyCodes } from './core/codes.js';
+import { validateBase } from '../commons/fhir/validate-base.js';
+import { loadDeidentificationPolicy, policyFileIn } from '../commons/privacy/deidentify.js';
+import type { Adapters } from '../commons/runtime.js';
+import { annotationRules, studyConformance, unitAliases } from '../commons/study-context.js';
 
 /**
  * The ingest's composition root: the study's conformance, codes and annotation rules over the store,

@@ -1,7 +1,7 @@
-import { activeModel, loadModels } from '../../predict/core/model-spec.js';
-import type { PredictDeps } from '../../predict/recompute.js';
-import type { Adapters } from '../runtime.js';
-import { studyConformance, studyDataDir } from '../study-context.js';
+import { activeModel, loadModels } from './core/model-spec.js';
+import type { PredictDeps } from './recompute.js';
+import type { Adapters } from '../commons/runtime.js';
+import { studyConformance, studyDataDir } from '../commons/study-context.js';
 
 /**
  * The predict function's composition root: the active prediction model over the store.

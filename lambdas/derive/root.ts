@@ -1,7 +1,7 @@
-import { loadDerivationRules } from '../../derive/core/rules.js';
-import type { DeriveDeps } from '../../derive/recompute.js';
-import type { Adapters } from '../runtime.js';
-import { annotationRules, studyConformance, studyDataDir } from '../study-context.js';
+import { loadDerivationRules } from './core/rules.js';
+import type { DeriveDeps } from './recompute.js';
+import type { Adapters } from '../commons/runtime.js';
+import { annotationRules, studyConformance, studyDataDir } from '../commons/study-context.js';
 
 /**
  * The derive function's composition root: the derivation rules and visit windows over the store and

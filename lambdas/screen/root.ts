@@ -1,7 +1,7 @@
-import { loadEligibilityCriteria } from '../../screen/core/index.js';
-import type { ScreenDeps } from '../../screen/rescreen.js';
-import type { Adapters } from '../runtime.js';
-import { studyConformance, studyDataDir } from '../study-context.js';
+import { loadEligibilityCriteria } from './core/index.js';
+import type { ScreenDeps } from './rescreen.js';
+import type { Adapters } from '../commons/runtime.js';
+import { studyConformance, studyDataDir } from '../commons/study-context.js';
 
 /**
  * The screen function's composition root: the eligibility criteria over the store and the recruitment alerts.

@@ -1,11 +1,11 @@
 import type { Resource } from '@medplum/fhirtypes';
 // The model documents' schema and their Library form: data shared with predict, not its computation.
-import { loadModels, toLibrary } from '../../predict/core/model-spec.js';
-import { smartSettings } from '../../serve/core/smart-configuration.js';
-import type { ServeDeps } from '../../serve/serve-request.js';
-import type { Conformance } from '../conformance/index.js';
-import type { Adapters } from '../runtime.js';
-import { studyConformance, studyDataDir } from '../study-context.js';
+import { loadModels, toLibrary } from '../predict/core/model-spec.js';
+import { smartSettings } from './core/smart-configuration.js';
+import type { ServeDeps } from './serve-request.js';
+import type { Conformance } from '../commons/conformance/index.js';
+import type { Adapters } from '../commons/runtime.js';
+import { studyConformance, studyDataDir } from '../commons/study-context.js';
 
 /**
  * The study's conformance resources as the API serves them: those in fhir-profiles/ plus the
