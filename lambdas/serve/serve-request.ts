@@ -11,7 +11,7 @@ import { limits as processLimits, type Limits } from '../commons/limits.js';
 import type { StoredResource, StoreQuery, StudyStore } from '../commons/store/port.js';
 import { capabilityStatement, CONFORMANCE_TYPES, STORE_TYPES } from './core/capability-statement.js';
 import { searchConformance } from './core/conformance-search.js';
-import { includedReferences, includesOf, type Include } from './core/includes.js';
+import { includedReferences, includesOf, revincludesProvenance, type Include } from './core/includes.js';
 import { storeSearchParam } from './core/search-parameters.js';
 import { matchesNothing, toStoreQuery } from './core/search-query.js';
 import { smartConfiguration, type SmartSettings } from './core/smart-configuration.js';
@@ -147,8 +147,9 @@ async function serveStore(
     }
     const query = toStoreQuery(type, req.query, limits.MAX_SEARCH_COUNT);
     const includes = includesOf(type, req.query._include);
+    const provenance = revincludesProvenance(type, req.query._revinclude);
     const page = matchesNothing(query) ? { resources: [] } : await pageWithinBudget(query, deps.store, limits.MAX_RESPONSE_BYTES);
-    const included = await includedResources(page.resources, includes, req, deps, limits);
+    const included = await includedResources(page.resources, includes, provenance, req, deps, limits, deadline);
     // `total` is all the matches, on every page (R4 Bundle.total): the page's own size only when the
     // page is the whole answer; `_total=none` skips the count of a longer answer.
     const whole = !page.next && !query.cursor;
@@ -173,25 +174,71 @@ async function serveStore(
 
 /**
  * The resources a page's `_include`s name, each read once, each type checked against the token's
- * scopes (an include must not reach what a read could not). They share the page's byte budget: a page
+ * scopes (an include must not reach what a read could not), and with `_revinclude=Provenance:target`
+ * the Provenances of the matches (Provenance search scope). They share the page's byte budget: a page
  * whose includes do not fit is refused (413) rather than cut, as a cut include cannot be resumed.
  */
-async function includedResources(page: readonly StoredResource[], includes: readonly Include[], req: HttpRequest, deps: ServeDeps, limits: Limits): Promise<StoredResource[]> {
-  if (includes.length === 0 || page.length === 0) return [];
+async function includedResources(
+  page: readonly StoredResource[],
+  includes: readonly Include[],
+  provenance: boolean,
+  req: HttpRequest,
+  deps: ServeDeps,
+  limits: Limits,
+  deadline: Deadline,
+): Promise<StoredResource[]> {
+  if ((includes.length === 0 && !provenance) || page.length === 0) return [];
   const principal = principalFromClaims(req.claims ?? {});
   const refs = includedReferences(page, includes).filter(([type]) => storeTypes.has(type));
   for (const type of new Set(refs.map(([type]) => type))) requireScope(principal, type, 'r');
   const found = (await Promise.all(refs.map(([type, id]) => deps.store.read(type as ResourceType, id)))).filter((r): r is StoredResource => r !== undefined);
+  if (provenance) {
+    requireScope(principal, 'Provenance', 's');
+    const seen = new Set([...page, ...found].map((r) => `${r.resourceType}/${r.id}`));
+    for (const r of await provenanceOf(page, deps.store, limits, deadline)) {
+      if (!seen.has(`Provenance/${r.id}`)) {
+        seen.add(`Provenance/${r.id}`);
+        found.push(r);
+      }
+    }
+  }
   let bytes = BUNDLE_OVERHEAD_BYTES;
   for (const r of [...page, ...found]) bytes += Buffer.byteLength(JSON.stringify(r), 'utf8') + ENTRY_OVERHEAD_BYTES;
   if (bytes > limits.MAX_RESPONSE_BYTES) {
     throw new OperationOutcomeError({
       resourceType: 'OperationOutcome',
       id: 'too-costly-request',
-      issue: [{ severity: 'error', code: 'too-costly', details: { text: 'The page and its _include resources exceed the response size; ask for a smaller _count' } }],
+      issue: [{ severity: 'error', code: 'too-costly', details: { text: 'The page and its _include and _revinclude resources exceed the response size; ask for a smaller _count' } }],
     });
   }
   return found;
+}
+
+/** Matches whose targets one store search reads at once (one index partition each, merged). */
+const TARGETS_PER_SEARCH = 25;
+
+/**
+ * `_revinclude=Provenance:target`: the Provenances whose `target` names a match, from the store's
+ * target index, every page of them (the byte budget of the answer bounds what is kept).
+ */
+async function provenanceOf(page: readonly StoredResource[], store: StudyStore, limits: Limits, deadline: Deadline): Promise<StoredResource[]> {
+  const targets = page.map((r) => `${r.resourceType}/${r.id}`);
+  const out: StoredResource[] = [];
+  let bytes = 0;
+  for (let i = 0; i < targets.length; i += TARGETS_PER_SEARCH) {
+    let query: StoreQuery = { resourceType: 'Provenance', targets: targets.slice(i, i + TARGETS_PER_SEARCH), count: limits.MAX_SEARCH_COUNT };
+    for (;;) {
+      const found = await store.search(query);
+      out.push(...found.resources);
+      for (const r of found.resources) bytes += Buffer.byteLength(JSON.stringify(r), 'utf8');
+      // Past the response size the answer is refused anyway (includedResources): stop reading.
+      if (!found.next || bytes > limits.MAX_RESPONSE_BYTES) break;
+      if (deadline.remaining() <= 0) throw new DeadlineExceededError();
+      query = { ...query, cursor: found.next };
+    }
+    if (bytes > limits.MAX_RESPONSE_BYTES) break;
+  }
+  return out;
 }
 
 /** `POST [type]/$validate` on a study type: for a client that may create or read the type. Nothing stored. */

@@ -97,11 +97,94 @@ describe('Search parameters and _include', () => {
     expect((await app.fetchFhir(`/Communication?category=${encodeURIComponent(`${category.system}|no-such-category`)}`)).body.total).toBe(0);
   });
 
+  it.each(['Observation', 'Communication', 'Task'])('finds %s by status, alone (its own index) or with the patient, and never by code', async (type) => {
+    const all = ((await app.fetchFhir(`/${type}?patient=${patient}&_count=1000`)).body as Bundle).entry?.map((e) => e.resource as Resource & { status: string }) ?? [];
+    if (type !== 'Task') expect(all.length).toBeGreaterThan(0);
+    const statuses = [...new Set(all.map((r) => r.status))];
+    for (const status of statuses) {
+      const expected = all.filter((r) => r.status === status).map((r) => r.id).sort();
+      const withPatient = (await app.fetchFhir(`/${type}?status=${status}&patient=${patient}&_count=1000`)).body as Bundle;
+      expect(withPatient.entry!.map((e) => e.resource!.id).sort()).toEqual(expected);
+      const alone = (await app.fetchFhir(`/${type}?status=${status}&_count=1000`)).body as Bundle;
+      expect(errors(alone)).toEqual([]);
+      expect(alone.entry!.every((e) => (e.resource as any).status === status)).toBe(true);
+      expect(alone.entry!.map((e) => e.resource!.id)).toEqual(expect.arrayContaining(expected));
+      if (type !== 'Communication') expect((await app.fetchFhir(`/${type}?code=${status}`)).body.total).toBe(0);
+    }
+    const either = (await app.fetchFhir(`/${type}?status=${['cancelled', ...statuses].join(',')}&patient=${patient}&_count=1000`)).body as Bundle;
+    expect(either.total).toBe(all.length);
+    expect((await app.fetchFhir(`/${type}?status=entered-in-error&patient=${patient}`)).body.total).toBe(0);
+  });
+
   it('includes the subject of the matches once, and the Bundle validates', async () => {
     const body = (await app.fetchFhir(`/Observation?patient=${patient}&_include=Observation:subject&_count=1000`)).body as Bundle;
     const included = body.entry!.filter((e) => e.search?.mode === 'include');
     expect(included.map((e) => `${e.resource!.resourceType}/${e.resource!.id}`)).toEqual([`Patient/${patient}`]);
     expect(errors(body)).toEqual([]);
+  });
+});
+
+describe('_sort', () => {
+  /** Every page of a search, following `next`; each page valid. */
+  async function pages(path: string): Promise<Resource[]> {
+    const out: Resource[] = [];
+    let next: string | undefined = path;
+    while (next) {
+      const page = (await app.fetchFhir(next)).body as Bundle;
+      expect(errors(page)).toEqual([]);
+      out.push(...(page.entry ?? []).map((e) => e.resource!));
+      next = page.link?.find((l) => l.relation === 'next')?.url?.slice(app.baseUrl.length);
+    }
+    return out;
+  }
+  const effective = (r: Resource) => Date.parse((r as any).effectiveDateTime ?? (r as any).effectivePeriod?.start ?? '');
+
+  it('pages a patient by date descending and ascending, the one the reverse of the other', async () => {
+    const descending = await pages(`/Observation?patient=${patient}&_sort=-date&_count=2`);
+    expect(descending.length).toBeGreaterThan(4);
+    const dated = descending.filter((r) => !Number.isNaN(effective(r)));
+    expect(dated.map(effective)).toEqual(dated.map(effective).sort((a, b) => b - a));
+    const ascending = await pages(`/Observation?patient=${patient}&_sort=date&_count=2`);
+    expect(ascending.map((r) => r.id)).toEqual(descending.map((r) => r.id).reverse());
+  });
+
+  it('lists a type newest first by _lastUpdated, and refuses a sort the index does not keep', async () => {
+    const newest = await pages('/Observation?_sort=-_lastUpdated&_count=5');
+    const instants = newest.map((r) => Date.parse(r.meta!.lastUpdated!));
+    expect(instants).toEqual([...instants].sort((a, b) => b - a));
+    expect((await app.fetchFhir(`/Observation?patient=${patient}&_sort=-_lastUpdated`)).status).toBe(400);
+    expect((await app.fetchFhir('/Observation?_sort=date')).status).toBe(400);
+    expect((await app.fetchFhir(`/Observation?patient=${patient}&_sort=code`)).status).toBe(400);
+  });
+});
+
+describe('_revinclude=Provenance:target', () => {
+  it('adds to each page the Provenances that name its matches, once each, and the Bundle validates', async () => {
+    const provenances = ((await app.fetchFhir('/Provenance?_count=1000')).body as Bundle).entry!.map((e) => e.resource as Resource & { target: { reference: string }[] });
+    const targeting = (keys: Set<string>) =>
+      provenances
+        .filter((p) => p.target.some((t) => keys.has(t.reference.split('/_history')[0]!)))
+        .map((p) => p.id)
+        .sort();
+    let path: string | undefined = `/Observation?patient=${patient}&_revinclude=Provenance:target&_count=3`;
+    let pages = 0;
+    // Derived Observations have no ingest Provenance: some pages include none.
+    let withProvenance = 0;
+    while (path) {
+      const page = (await app.fetchFhir(path)).body as Bundle;
+      expect(errors(page)).toEqual([]);
+      const matches = new Set(page.entry!.filter((e) => e.search?.mode === 'match').map((e) => `Observation/${e.resource!.id}`));
+      const included = page.entry!.filter((e) => e.search?.mode === 'include').map((e) => e.resource!);
+      expect(included.every((r) => r.resourceType === 'Provenance')).toBe(true);
+      expect(included.map((r) => r.id).sort()).toEqual(targeting(matches));
+      withProvenance += included.length > 0 ? 1 : 0;
+      pages++;
+      path = page.link?.find((l) => l.relation === 'next')?.url?.slice(app.baseUrl.length);
+    }
+    expect(pages).toBeGreaterThan(1);
+    expect(withProvenance).toBeGreaterThan(1);
+    expect((await app.fetchFhir(`/Observation?patient=${patient}&_revinclude=Provenance:entity`)).status).toBe(400);
+    expect((await app.fetchFhir(`/Observation?patient=${patient}&_revinclude=Provenance:target`, { scopes: 'system/Observation.rs' })).status).toBe(403);
   });
 });
 

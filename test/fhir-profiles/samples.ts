@@ -117,6 +117,17 @@ export const VALID: Record<string, Resource[]> = {
       component: [{ code: concept(cs('study-assessments'), 'response-probability'), valueQuantity: quantity(0.72, '1') }],
     }),
   ],
+  'response-prediction-not-evaluable': [
+    observation(concept(cs('study-assessments'), 'response-prediction'), { dataAbsentReason: concept('http://terminology.hl7.org/CodeSystem/data-absent-reason', 'not-performed') }, {
+      meta: undefined,
+      identifier: undefined,
+      extension: [visit('week-12')],
+      method: { text: 'logistic-regression v1' },
+      component: [
+        { code: concept(cs('study-assessments'), 'response-probability'), dataAbsentReason: concept('http://terminology.hl7.org/CodeSystem/data-absent-reason', 'not-applicable') },
+      ],
+    }),
+  ],
   'eligibility-screening': [
     observation(concept(cs('study-assessments'), 'eligibility-screening'), { valueCodeableConcept: concept(cs('study-assessments'), 'candidate') }, {
       meta: undefined,

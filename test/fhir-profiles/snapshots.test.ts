@@ -11,7 +11,7 @@ describe('Generated snapshots', () => {
   const { baseDefinitions, profiles } = generateArtifacts(DEFAULT_DIR);
 
   it('covers every StructureDefinition', () => {
-    expect(profiles.size).toBe(20); // study-research-subject: the EHR's ResearchSubject (issue 11)
+    expect(profiles.size).toBe(21); // study-research-subject: the EHR's ResearchSubject (issue 11); response-prediction-not-evaluable (issue 15)
   });
 
   for (const [file, generated] of profiles) {

@@ -455,7 +455,7 @@ describe('Bad input: regression tests for the bugs this suite found', () => {
   // unsupported parameters are refused (400) rather than ignored, but `toStoreQuery` only walks
   // `request.filters`; @medplum/core's parseSearchRequest puts these into `sortRules`, `offset`,
   // `include`, `revInclude` and `fields`, which nothing checks. Expected: 400.
-  it.each(['/Observation?_sort=-date', '/Observation?_offset=10', '/Observation?_include=Observation:nothing', '/Observation?_include:iterate=Observation:derived-from', '/Observation?_revinclude=Provenance:target'])(
+  it.each(['/Observation?_sort=-date', '/Observation?_offset=10', '/Observation?_include=Observation:nothing', '/Observation?_include:iterate=Observation:derived-from', '/Observation?_revinclude=Provenance:entity'])(
     'refuses the unsupported %s with 400',
     async (path) => {
       expect((await app.fetchFhir(path)).status).toBe(400);

@@ -20,7 +20,7 @@ import {
   type WriteRequest,
 } from './dynamo-io.js';
 import { InvalidQueryError, InvalidResourceError, StoreConflictError } from './errors.js';
-import { indexEntries, indexFacts, matchesQuery, parseIndexSk, planSearch, sortKeyBounds, type IndexEntry, type SearchPlan } from './index-keys.js';
+import { indexEntries, indexFacts, indexOrder, matchesQuery, parseIndexSk, planSearch, sortKeyBounds, type IndexEntry, type SearchPlan } from './index-keys.js';
 import type { CommitOptions, SearchPage, StoredResource, StoreQuery, StudyDataChanged, StudyStore, WriteResult } from './port.js';
 import { assertStorable, contentHash, decodeBody, encodeBody, type EncodedBody } from './resource-codec.js';
 import { STUDY_GSI } from './tables.js';
@@ -238,9 +238,14 @@ export class DynamoStudyStore implements StudyStore {
     const count = Math.floor(query.count);
     if (!(count > 0)) return { resources: [] };
     const plan = planSearch(query);
-    const planName = plan.kind === 'ids' ? 'ids' : plan.name;
+    if (query.sort && indexOrder(plan) !== query.sort.by) {
+      throw new InvalidQueryError(`This search reads an index ordered by ${indexOrder(plan)}: it cannot be sorted by ${query.sort.by}`);
+    }
+    const descending = query.sort?.descending === true;
+    // The direction is part of the cursor's plan: a cursor of one direction cannot resume the other.
+    const planName = `${plan.kind === 'ids' ? 'ids' : plan.name}${descending ? '-desc' : ''}`;
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, planName);
-    const stream = this.hitStream(plan, after);
+    const stream = this.hitStream(plan, after, descending);
     const resources: StoredResource[] = [];
     let lastKey: string | undefined;
     while (resources.length < count) {
@@ -716,7 +721,7 @@ export class DynamoStudyStore implements StudyStore {
     return matchesQuery(resource, query) ? resource : undefined;
   }
 
-  private hitStream(plan: SearchPlan, after: string | undefined): HitStream {
+  private hitStream(plan: SearchPlan, after: string | undefined, descending = false): HitStream {
     if (plan.kind === 'ids') {
       const ids = plan.ids.filter((id) => after === undefined || id > after);
       let index = 0;
@@ -728,7 +733,7 @@ export class DynamoStudyStore implements StudyStore {
         hasMore: (): Promise<boolean> => Promise.resolve(index < ids.length),
       };
     }
-    const bounds = sortKeyBounds(plan.range, after);
+    const bounds = sortKeyBounds(plan.range, after, descending);
     if (!bounds) return { next: () => Promise.resolve(undefined), hasMore: () => Promise.resolve(false) };
     const readers = plan.partitions.map(
       (pk) =>
@@ -740,12 +745,13 @@ export class DynamoStudyStore implements StudyStore {
             ExpressionAttributeValues: { ':pk': pk, ':lo': bounds.lo, ':hi': bounds.hi },
             ConsistentRead: true,
             Limit: pageSize,
+            ...(descending ? { ScanIndexForward: false } : {}),
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
           (item) => item.sk as string,
         ),
     );
-    const merged = new MergedStream(readers);
+    const merged = new MergedStream(readers, descending);
     return {
       next: async (): Promise<Hit | undefined> => {
         const item = await merged.nextItem();
@@ -795,7 +801,11 @@ class SortedReader {
 
 /** Merges sorted readers into one sorted stream; items with equal keys (one resource under two codings) come once. */
 class MergedStream {
-  public constructor(private readonly readers: readonly SortedReader[]) {}
+  public constructor(
+    private readonly readers: readonly SortedReader[],
+    /** The readers run in descending key order: take the highest head first. */
+    private readonly descending = false,
+  ) {}
 
   public async nextItem(): Promise<Item | undefined> {
     const heads = await Promise.all(this.readers.map((r) => r.peek()));
@@ -804,7 +814,7 @@ class MergedStream {
     for (const [i, head] of heads.entries()) {
       if (!head) continue;
       const key = this.readers[i]!.keyOf(head);
-      if (min === undefined || key < min) {
+      if (min === undefined || (this.descending ? key > min : key < min)) {
         min = key;
         minItem = head;
       }
@@ -833,6 +843,8 @@ function planIsExact(query: StoreQuery, plan: SearchPlan): boolean {
     patient: query.patient !== undefined,
     code: (query.codes?.length ?? 0) > 0,
     profile: query.profile !== undefined,
+    status: query.statuses !== undefined,
+    target: query.targets !== undefined,
     date: query.date !== undefined,
     lastUpdated: query.lastUpdated !== undefined,
   };

@@ -24,6 +24,10 @@ export interface IndexFacts {
   readonly date?: string;
   readonly profiles: readonly string[];
   readonly lastUpdated?: string;
+  /** The resource's `status` code, where the type has one (a code, not a CodeableConcept). */
+  readonly status?: string;
+  /** A Provenance's `target`s as `Type/id` (the version dropped): the reverse reference `_revinclude` follows. */
+  readonly targets?: readonly string[];
 }
 
 /** One index item's key. */
@@ -112,7 +116,22 @@ export function indexFacts(resource: Resource): IndexFacts {
 
   const profiles = [...new Set((resource.meta?.profile ?? []).filter((p) => typeof p === 'string' && p.length > 0))];
   const lastUpdated = resource.meta?.lastUpdated ? instantRange(resource.meta.lastUpdated)?.start : undefined;
-  return { patient, codings, date, profiles, lastUpdated };
+  const status = typeof record.status === 'string' && record.status.length > 0 ? record.status : undefined;
+  const targets = type === 'Provenance' ? provenanceTargets(record.target) : [];
+  return { patient, codings, date, profiles, lastUpdated, ...(status === undefined ? {} : { status }), ...(targets.length > 0 ? { targets } : {}) };
+}
+
+const TARGET_REFERENCE = /^([A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+
+/** The relative `Type/id` references of a Provenance's targets, each once. */
+function provenanceTargets(value: unknown): string[] {
+  const out = new Set<string>();
+  for (const target of Array.isArray(value) ? value : []) {
+    const reference = (target as { reference?: unknown } | null)?.reference;
+    const match = typeof reference === 'string' ? TARGET_REFERENCE.exec(reference) : null;
+    if (match?.[1]) out.add(match[1]);
+  }
+  return [...out];
 }
 
 function valueAt(record: Record<string, unknown>, path: string): unknown {
@@ -187,6 +206,10 @@ export const patientPartition = (type: string, patient: string): string => `IX#$
 /** Partition of a coding; without a system it is the any-system partition of the code. */
 export const codePartition = (type: string, coding: IndexCoding): string =>
   coding.system === undefined ? `IX#${type}#CA#${enc(coding.code)}` : `IX#${type}#CS#${enc(coding.system)}|${enc(coding.code)}`;
+/** Partition of a `status` code: a key space of its own, so that a `code` search never finds a status. */
+export const statusPartition = (type: string, status: string): string => `IX#${type}#ST#${enc(status)}`;
+/** Partition of a Provenance target (`Type/id`). */
+export const targetPartition = (type: string, target: string): string => `IX#${type}#TG#${enc(target)}`;
 /** Partition of a profile. */
 export const profilePartition = (type: string, profile: string): string => `IX#${type}#PR#${enc(profile)}`;
 
@@ -210,6 +233,8 @@ export function indexEntries(type: string, id: string, tx: string, facts: IndexF
     if (coding.system !== undefined) partitions.add(codePartition(type, coding));
   }
   for (const profile of facts.profiles) partitions.add(profilePartition(type, profile));
+  if (facts.status !== undefined) partitions.add(statusPartition(type, facts.status));
+  for (const target of facts.targets ?? []) partitions.add(targetPartition(type, target));
   for (const pk of partitions) entries.push({ pk, sk: dateSk });
   return entries;
 }
@@ -231,7 +256,7 @@ const HIGHEST = '~';
  * @param after - Sort key of the last entry already returned (cursor), exclusive.
  * @returns Bounds for `sk BETWEEN :lo AND :hi`, or undefined when the range is empty.
  */
-export function sortKeyBounds(range: DateRange | undefined, after?: string): { lo: string; hi: string } | undefined {
+export function sortKeyBounds(range: DateRange | undefined, after?: string, descending = false): { lo: string; hi: string } | undefined {
   let lo = range ? '0' : LOWEST;
   let hi = HIGHEST;
   const bound = (value: string): { start: string; end: string } => {
@@ -251,7 +276,10 @@ export function sortKeyBounds(range: DateRange | undefined, after?: string): { l
   if (range?.le !== undefined) lower(`${bound(range.le).end}$`);
   if (range?.lt !== undefined) lower(`${bound(range.lt).start}#`);
   // No key has another key as a prefix (the tx id has a fixed length), so `after~` is above `after` and below every later key.
-  if (after !== undefined) raise(`${after}${HIGHEST}`);
+  if (after !== undefined && !descending) raise(`${after}${HIGHEST}`);
+  // Descending, the cursor is an upper bound: the key with the cursor's last character one lower,
+  // followed by `~`, is above every key before the cursor and below the cursor itself.
+  if (after !== undefined && descending) lower(`${after.slice(0, -1)}${String.fromCharCode(after.charCodeAt(after.length - 1) - 1)}${HIGHEST}`);
   return lo <= hi ? { lo, hi } : undefined;
 }
 
@@ -282,7 +310,7 @@ export type SearchPlan =
 
 /**
  * Picks the most selective driver for a query; the other filters are checked on each resource.
- * Order: ids, patient, codes, profile, date, lastUpdated, then all of the type by lastUpdated.
+ * Order: ids, patient, targets, codes, profile, status, date, lastUpdated, then all of the type by lastUpdated.
  * @param query - The search.
  * @returns The plan.
  */
@@ -292,6 +320,9 @@ export function planSearch(query: StoreQuery): SearchPlan {
   if (query.patient !== undefined) {
     return { kind: 'index', name: 'patient', partitions: [patientPartition(type, query.patient)], range: query.date };
   }
+  if (query.targets && query.targets.length > 0) {
+    return { kind: 'index', name: 'target', partitions: [...new Set(query.targets.map((t) => targetPartition(type, t)))], range: query.date };
+  }
   if (query.codes && query.codes.length > 0) {
     const partitions = [...new Set(query.codes.map((c) => codePartition(type, c)))];
     return { kind: 'index', name: 'code', partitions, range: query.date };
@@ -299,8 +330,24 @@ export function planSearch(query: StoreQuery): SearchPlan {
   if (query.profile !== undefined) {
     return { kind: 'index', name: 'profile', partitions: [profilePartition(type, query.profile)], range: query.date };
   }
+  if (query.statuses && query.statuses.length > 0) {
+    const partitions = [...new Set(query.statuses.map((s) => statusPartition(type, s)))];
+    return { kind: 'index', name: 'status', partitions, range: query.date };
+  }
   if (query.date) return { kind: 'index', name: 'date', partitions: [datePartition(type)], range: query.date };
   return { kind: 'index', name: 'lastUpdated', partitions: [lastUpdatedPartition(type)], range: query.lastUpdated };
+}
+
+/**
+ * The order a plan's hits come in: index plans other than `lastUpdated` read partitions keyed by the
+ * clinical date (resources without one first); `lastUpdated` reads the type's lastUpdated partition;
+ * `ids` goes by id. A `_sort` is honoured only when it is this order (either direction).
+ * @param plan - The plan (`planSearch`).
+ * @returns What the hits are ordered by.
+ */
+export function indexOrder(plan: SearchPlan): 'date' | 'lastUpdated' | 'id' {
+  if (plan.kind === 'ids') return 'id';
+  return plan.name === 'lastUpdated' ? 'lastUpdated' : 'date';
 }
 
 /**
@@ -321,6 +368,8 @@ export function matchesQuery(resource: Resource, query: StoreQuery): boolean {
   }
   if (query.profile !== undefined && !facts.profiles.includes(query.profile)) return false;
   if (query.andProfiles?.some((p) => !facts.profiles.includes(p))) return false;
+  if (query.targets && !query.targets.some((t) => facts.targets?.includes(t))) return false;
+  if (query.statuses && !(facts.status !== undefined && query.statuses.includes(facts.status))) return false;
   if (query.date && !inRange(facts.date, query.date)) return false;
   if (query.lastUpdated && !inRange(facts.lastUpdated, query.lastUpdated)) return false;
   return true;

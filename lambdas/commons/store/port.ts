@@ -43,6 +43,10 @@ export interface StoreQuery {
   readonly codes?: readonly { readonly system?: string; readonly code: string }[];
   /** Canonical URL in `meta.profile`. */
   readonly profile?: string;
+  /** Provenance only: any of these `Type/id` among its `target`s (OR); `_revinclude=Provenance:target`. */
+  readonly targets?: readonly string[];
+  /** Any of these `status` codes (OR): the resource's own `status` element, a code. */
+  readonly statuses?: readonly string[];
   /** Further code sets, each of which a match must also hit (repeated `code` parameters are ANDed); checked per resource. */
   readonly andCodes?: readonly (readonly { readonly system?: string; readonly code: string }[])[];
   /** Further canonical URLs a match must also claim (repeated `_profile`); checked per resource. */
@@ -50,9 +54,21 @@ export interface StoreQuery {
   /** Clinical date of the resource (effective, onset, period start, authoredOn...). */
   readonly date?: DateRange;
   readonly lastUpdated?: DateRange;
+  /**
+   * The order of the answer, when the caller asks for one (`_sort`): by the clinical date or by
+   * lastUpdated, either way. The store answers it only from an index kept in that order (see
+   * `indexOrder` in index-keys.ts) and refuses it otherwise; absent, the index's own order, ascending.
+   */
+  readonly sort?: StoreSort;
   readonly count: number;
   /** Opaque cursor from a previous page's `next`. */
   readonly cursor?: string;
+}
+
+/** A sort the store can give: its indexes are ordered by clinical date or by lastUpdated. */
+export interface StoreSort {
+  readonly by: 'date' | 'lastUpdated';
+  readonly descending: boolean;
 }
 
 export interface SearchPage {

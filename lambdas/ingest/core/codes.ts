@@ -17,7 +17,7 @@ const STANDARD_SYSTEMS = new Set([
 ]);
 
 /** Profiles that the layer derives itself; the EHR's data is never routed to them. */
-export const DERIVED_PROFILE_IDS = new Set(['sledai-2k-score', 'sri4-response', 'response-prediction', 'eligibility-screening']);
+export const DERIVED_PROFILE_IDS = new Set(['sledai-2k-score', 'sri4-response', 'response-prediction', 'response-prediction-not-evaluable', 'eligibility-screening']);
 
 /** Where a resource type's code lives, for finding the profile whose required binding it matches. */
 const CODE_PATHS: Record<string, readonly string[]> = {

@@ -4,7 +4,8 @@
  * component, one component per feature with the value used and its contribution to the linear
  * predictor). When the timepoint is over and a feature is still missing, the model's missing-data
  * policy (`not-evaluable`) gives the same Observation without a value: dataAbsentReason, the reason
- * per feature, and a note; never a silent zero.
+ * per feature, and a note; never a silent zero. It claims `response-prediction-not-evaluable`, so that
+ * `_profile` finds it (and a client of `response-prediction` always gets an outcome).
  *
  * Id: a function of subject and model *name* (not version), so a new version of a model writes a new
  * version of the same Observation and the earlier prediction stays readable in its _history.
@@ -78,7 +79,7 @@ export function predictionId(subject: string, model: Pick<PredictionModel, 'name
  * Predicts SRI-4 response for one subject.
  * @param input - The subject's resources (source and derived), pseudonym, canonical base and the time.
  * @param model - The model.
- * @returns The `response-prediction` Observation; a not-evaluable one (no value, dataAbsentReason)
+ * @returns The `response-prediction` Observation; a not-evaluable one (no value, dataAbsentReason, profile `response-prediction-not-evaluable`)
  *   when the timepoint is over with a feature missing; undefined while the timepoint's data may still come.
  * @example
  * const obs = predictSubject({ base, subject, resources, asOf: new Date() }, activeModel(loadModels())!);
@@ -127,6 +128,8 @@ export function toObservation(input: SubjectInput, model: PredictionModel, assem
     const present = new Map(assembly.values.map((v) => [v.feature.id, v.value]));
     return {
       ...header,
+      // Its own profile: response-prediction requires the outcome, which a not-evaluable subject has not.
+      meta: { profile: [urls.structureDefinition('response-prediction-not-evaluable')] },
       dataAbsentReason: { coding: [{ system: DATA_ABSENT, code: 'not-performed', display: 'Not Performed' }], text: `Not evaluable: ${reasons.join('; ')}` },
       method,
       component: [

@@ -2,8 +2,8 @@ import type { CapabilityStatement, CapabilityStatementRestResource, StructureDef
 import type { Conformance } from '../../commons/conformance/index.js';
 import { STORE_TYPES } from '../../commons/study-types.js';
 import { conformanceSearchParams } from './conformance-search.js';
-import { INCLUDES } from './includes.js';
-import { COMMON_SEARCH, STORE_SEARCH } from './search-parameters.js';
+import { INCLUDES, REVINCLUDES } from './includes.js';
+import { COMMON_SEARCH, sortKeys, STORE_SEARCH } from './search-parameters.js';
 import type { SmartSettings } from './smart-configuration.js';
 
 export { STORE_TYPES };
@@ -91,8 +91,11 @@ export function capabilityStatement(conformance: Conformance, baseUrl: string, n
       versioning: 'versioned',
       readHistory: true,
       conditionalRead: 'full-support',
+      // R4 has no element for `_sort`: the sort keys are said here, as the parser reads them.
+      documentation: `_sort: ${sortKeys(type).map((k) => `${k} or -${k}`).join(', ')} (the clinical date with a patient, code, status, _profile or date filter; _lastUpdated with no other filter).`,
       searchParam: [...COMMON_SEARCH, ...(STORE_SEARCH[type] ?? [])].map(({ name, type }) => ({ name, type })),
       ...(INCLUDES[type] ? { searchInclude: Object.keys(INCLUDES[type]).map((param) => `${type}:${param}`) } : {}),
+      searchRevInclude: [...REVINCLUDES],
       ...(operation.length > 0 ? { operation } : {}),
     };
   });
@@ -125,7 +128,7 @@ export function capabilityStatement(conformance: Conformance, baseUrl: string, n
       {
         mode: 'server',
         documentation:
-          'Study resources are a limited data set under pseudonyms; ingest through POST [base] (batch/transaction) or POST [base]/Bundle (collection). JSON only: other formats are answered 406 (Accept, _format) or 415 (a request body). Search with GET or POST [type]/_search (form body); repeated parameters are ANDed, a comma is OR; _include follows the references each type declares (searchInclude); _summary and _elements subset (tagged SUBSETTED); _total=none skips the count. No _sort, _revinclude or _offset (400). Reads answer ETag and Last-Modified and honour If-None-Match and If-Modified-Since (304).',
+          'Study resources are a limited data set under pseudonyms; ingest through POST [base] (batch/transaction) or POST [base]/Bundle (collection). JSON only: other formats are answered 406 (Accept, _format) or 415 (a request body). Search with GET or POST [type]/_search (form body); repeated parameters are ANDed, a comma is OR; _include follows the references each type declares (searchInclude); _summary and _elements subset (tagged SUBSETTED); _total=none skips the count. _sort as each type documentation says, in the order the index keeps (other sorts 400). _revinclude=Provenance:target on every study type; no other _revinclude, no _offset (400). Reads answer ETag and Last-Modified and honour If-None-Match and If-Modified-Since (304).',
         security: {
           ...(oauth.length > 0 ? { extension: oauth } : {}),
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],

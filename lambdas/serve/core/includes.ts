@@ -4,8 +4,9 @@ import type { Resource } from '@medplum/fhirtypes';
 /**
  * `_include` (FHIR R4 search.html#include) for the references apps follow: an Observation's subject
  * and what it was derived from, a Task's focus and patient, a ResearchSubject's individual, each
- * clinical resource's patient. As data: the CapabilityStatement declares exactly these. Not
- * `_revinclude`: the store indexes no reverse reference (Provenance.target, for one).
+ * clinical resource's patient. As data: the CapabilityStatement declares exactly these.
+ * `_revinclude`: `Provenance:target` alone, the one reverse reference the store indexes (index-keys.ts
+ * `targetPartition`), on every study type: where each resource came from.
  */
 export const INCLUDES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   Observation: { subject: 'subject', patient: 'subject', 'derived-from': 'derivedFrom' },
@@ -19,6 +20,26 @@ export const INCLUDES: Readonly<Record<string, Readonly<Record<string, string>>>
   Communication: { subject: 'subject', patient: 'subject' },
   Task: { focus: 'focus', patient: 'for' },
 };
+
+/** The `_revinclude`s every study type answers. */
+export const REVINCLUDES: readonly string[] = ['Provenance:target'];
+
+/**
+ * Reads the `_revinclude` parameters of a search.
+ * @param type - The searched type.
+ * @param raw - The `_revinclude` values.
+ * @returns Whether the Provenances targeting the matches are asked for; 400 for any other reverse include.
+ */
+export function revincludesProvenance(type: string, raw: string | string[] | undefined): boolean {
+  const values = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  for (const value of values) {
+    // `Provenance:target:{type}` names the searched type (or no type): the same reverse include.
+    if (value !== 'Provenance:target' && value !== `Provenance:target:${type}`) {
+      throw new OperationOutcomeError(badRequest(`_revinclude '${value.slice(0, 60)}' is not supported on ${type}: only ${REVINCLUDES.join(', ')}`, '_revinclude'));
+    }
+  }
+  return values.length > 0;
+}
 
 /** One `_include` asked for: the element of the searched type whose references are followed. */
 export interface Include {

@@ -8,7 +8,7 @@
 export type SearchParamType = 'reference' | 'token' | 'date' | 'uri' | 'string';
 
 /** What a parameter filters on in the store. */
-export type SearchRole = 'patient' | 'code' | 'date';
+export type SearchRole = 'patient' | 'code' | 'date' | 'status';
 
 export interface StoreSearchParam {
   readonly name: string;
@@ -19,28 +19,32 @@ export interface StoreSearchParam {
 const patient = (name = 'patient'): StoreSearchParam => ({ name, type: 'reference', role: 'patient' });
 const code: StoreSearchParam = { name: 'code', type: 'token', role: 'code' };
 const date = (name: string): StoreSearchParam => ({ name, type: 'date', role: 'date' });
+/** The resource's `status` code, indexed in its own key space (index-keys.ts `statusPartition`). */
+const status: StoreSearchParam = { name: 'status', type: 'token', role: 'status' };
 
 /**
  * Per type. Left out on purpose: Condition `recorded-date` (the index holds onset first, so it would
  * answer on onset), `Provenance?patient` and `AuditEvent?patient` (their patient is in `target` and
- * `entity`, which the index does not read), `status` (not indexed; Communication `category` is, as its codings).
+ * `entity`, which the index does not read), Condition `clinical-status` and AllergyIntolerance
+ * `clinical-status` (CodeableConcepts, not indexed; `status` is indexed where it is a code).
+ * Communication `category` is indexed as its codings.
  */
 export const STORE_SEARCH: Readonly<Record<string, readonly StoreSearchParam[]>> = {
-  Observation: [patient(), patient('subject'), code, date('date')],
+  Observation: [patient(), patient('subject'), code, date('date'), status],
   Condition: [patient(), patient('subject'), code, date('onset-date')],
-  Encounter: [patient(), patient('subject'), date('date')],
+  Encounter: [patient(), patient('subject'), date('date'), status],
   AllergyIntolerance: [patient(), code, date('date')],
-  MedicationAdministration: [patient(), patient('subject'), code, date('effective-time')],
-  MedicationRequest: [patient(), patient('subject'), code, date('authoredon')],
-  MedicationStatement: [patient(), patient('subject'), code, date('effective')],
+  MedicationAdministration: [patient(), patient('subject'), code, date('effective-time'), status],
+  MedicationRequest: [patient(), patient('subject'), code, date('authoredon'), status],
+  MedicationStatement: [patient(), patient('subject'), code, date('effective'), status],
   Patient: [],
   Provenance: [date('recorded')],
-  ResearchSubject: [patient(), patient('individual'), date('date')],
-  Communication: [patient(), patient('subject'), { name: 'category', type: 'token', role: 'code' }, date('sent')],
+  ResearchSubject: [patient(), patient('individual'), date('date'), status],
+  Communication: [patient(), patient('subject'), { name: 'category', type: 'token', role: 'code' }, date('sent'), status],
   AuditEvent: [],
   // The investigator's review Tasks: `for` is the patient, `code` the question. No date: they carry
   // no `authoredOn`, so the index's Task date would be `lastModified`, which no R4 parameter means.
-  Task: [patient(), code],
+  Task: [patient(), code, status],
 };
 
 /** On every store type. */
@@ -58,4 +62,14 @@ export const COMMON_SEARCH: readonly { readonly name: string; readonly type: Sea
  */
 export function storeSearchParam(type: string, name: string): StoreSearchParam | undefined {
   return STORE_SEARCH[type]?.find((p) => p.name === name);
+}
+
+/**
+ * The `_sort` keys a type answers (each also with a `-` for descending): the orders the store's indexes keep (search-query.ts).
+ * @param resourceType - The type.
+ * @returns `_lastUpdated` and the type's date parameter, when it has one.
+ */
+export function sortKeys(resourceType: string): string[] {
+  const date = STORE_SEARCH[resourceType]?.find((p) => p.role === 'date');
+  return [...(date ? [date.name] : []), '_lastUpdated'];
 }

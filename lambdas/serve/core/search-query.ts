@@ -1,7 +1,8 @@
 import { badRequest, OperationOutcomeError, parseSearchRequest, type Filter } from '@medplum/core';
 import type { ResourceType } from '@medplum/fhirtypes';
-import type { DateRange, StoreQuery } from '../../commons/store/port.js';
-import { storeSearchParam } from './search-parameters.js';
+import { indexOrder, planSearch } from '../../commons/store/index-keys.js';
+import type { DateRange, StoreQuery, StoreSort } from '../../commons/store/port.js';
+import { sortKeys, storeSearchParam } from './search-parameters.js';
 
 /** Page size when `_count` is absent, and the most a page may hold (MAX_SEARCH_COUNT overrides it). */
 export const DEFAULT_COUNT = 50;
@@ -30,11 +31,11 @@ export function toStoreQuery(resourceType: ResourceType, query: Readonly<Record<
     throw err instanceof OperationOutcomeError ? err : new OperationOutcomeError(badRequest('Search parameters cannot be read'));
   }
   const unsupported = [
-    request.sortRules?.length ? '_sort' : undefined,
     request.offset ? '_offset' : undefined,
     // `_include` itself is read by serve (includes.ts); `:iterate` would follow includes of includes.
     request.include?.some((i) => i.modifier) ? '_include:iterate' : undefined,
-    request.revInclude?.length ? '_revinclude' : undefined,
+    // `_revinclude` itself is read by serve (includes.ts `revincludesProvenance`).
+    request.revInclude?.some((i) => i.modifier) ? '_revinclude:iterate' : undefined,
   ].filter((p): p is string => !!p);
   if (unsupported.length > 0) {
     throw new OperationOutcomeError(badRequest(`Search result parameter ${unsupported.join(', ')} is not supported`, unsupported[0]));
@@ -50,7 +51,33 @@ export function toStoreQuery(resourceType: ResourceType, query: Readonly<Record<
   for (const filter of request.filters ?? []) {
     out = { ...out, ...applyFilter(resourceType, filter, out) };
   }
+  if (request.sortRules?.length) {
+    out.sort = sortOf(resourceType, request.sortRules, out);
+  }
   return out;
+}
+
+/**
+ * `_sort` as the store can give it: one key, the type's date parameter (the clinical date) or
+ * `_lastUpdated`, either direction, and only when the index the search reads is kept in that order
+ * (`indexOrder`): the clinical date when a patient, code, status, `_profile` or date filter drives it,
+ * lastUpdated when nothing but `_lastUpdated` does. Anything else is refused, never sorted in part.
+ */
+function sortOf(resourceType: string, rules: readonly { code: string; descending?: boolean }[], query: StoreQuery): StoreSort {
+  if (rules.length > 1) {
+    throw new OperationOutcomeError(badRequest('_sort takes one key here', '_sort'));
+  }
+  const { code, descending = false } = rules[0]!;
+  const by = code === '_lastUpdated' ? 'lastUpdated' : storeSearchParam(resourceType, code)?.role === 'date' ? 'date' : undefined;
+  if (by === undefined) {
+    throw new OperationOutcomeError(badRequest(`_sort by '${code.slice(0, 40)}' is not supported on ${resourceType}: sort by ${sortKeys(resourceType).join(' or ')}`, '_sort'));
+  }
+  const order = matchesNothing(query) ? by : indexOrder(planSearch(query));
+  if (order !== by) {
+    const needs = by === 'date' ? 'a patient, code, status, _profile or date filter' : 'no filter other than _lastUpdated';
+    throw new OperationOutcomeError(badRequest(`_sort=${code} needs ${needs} (the store's index order)`, '_sort'));
+  }
+  return { by, descending };
 }
 
 function applyFilter(resourceType: string, filter: Filter, sofar: StoreQuery): Partial<StoreQuery> {
@@ -81,6 +108,14 @@ function applyFilter(resourceType: string, filter: Filter, sofar: StoreQuery): P
   if (param?.role === 'code' && operator === 'eq') {
     const codes = split(value).map(token);
     return sofar.codes ? { andCodes: [...(sofar.andCodes ?? []), codes] } : { codes };
+  }
+  if (param?.role === 'status' && operator === 'eq') {
+    // A status is a code of the type's required value set: `system|code` names the same code.
+    const statuses = split(value).map((v) => token(v).code);
+    if (sofar.statuses === undefined) return { statuses };
+    // Repeated: both must hold of the one status, so the sets intersect (none in common matches nothing).
+    const both = sofar.statuses.filter((s) => statuses.includes(s));
+    return both.length > 0 ? { statuses: both } : { ids: [] };
   }
   if (param?.role === 'date') {
     return { date: narrow(sofar.date, operator, value, code) };

@@ -14,6 +14,7 @@ import type { HttpRequest, HttpResponse } from '../../../lambdas/commons/http/re
 import { matchesQuery } from '../../../lambdas/commons/store/index-keys.js';
 import type { SearchPage, StoredResource, StoreQuery, StudyStore } from '../../../lambdas/commons/store/port.js';
 import { CONFORMANCE_TYPES, STORE_TYPES } from '../../../lambdas/serve/core/capability-statement.js';
+import { storeSearchParam } from '../../../lambdas/serve/core/search-parameters.js';
 import { SUBSETTED } from '../../../lambdas/serve/core/subsetting.js';
 import { handleServe, type ServeDeps } from '../../../lambdas/serve/serve-request.js';
 
@@ -151,7 +152,7 @@ describe('CapabilityStatement', () => {
   const SAMPLE: Record<string, string> = { reference: 'Patient/p1', token: 'http://loinc.org|777-3', date: 'ge2024-01-01', uri: 'http://x.example/p', string: 'abc' };
   /** Parameters clients send that the layer may or may not answer: each must be answered exactly when declared. */
   const KNOWN = ['patient', 'subject', 'individual', 'code', 'date', 'status', 'category', 'identifier', 'url', 'name', 'focus', 'target', 'onset-date', 'recorded-date', 'authored-on', 'sent', 'recorded'];
-  const RESULT_PARAMS = { _sort: '-_lastUpdated', _revinclude: 'Provenance:target', _contained: 'true', _offset: '10', '_include:iterate': 'Observation:derived-from' };
+  const RESULT_PARAMS = { _sort: 'code', _revinclude: 'Provenance:entity', _contained: 'true', _offset: '10', '_include:iterate': 'Observation:derived-from' };
 
   it('declares exactly the search parameters and interactions each type answers', async () => {
     const cs = await statement();
@@ -171,10 +172,29 @@ describe('CapabilityStatement', () => {
         const res = await serve(store, `/${type}`, { [name]: value });
         if (res.status !== 400) mismatches.push(`${type}?${name} → ${res.status} (not declared)`);
       }
+      // `_sort`: the keys the type's documentation names answer (date-ordered with a date filter, lastUpdated
+      // with no filter); a sort the index does not keep is refused.
+      const sorts = /_sort: ([^(]*)\(/.exec(resource.documentation ?? '')?.[1]?.match(/-?[\w-]+/g)?.filter((k) => k !== 'or') ?? [];
+      if (STORE_TYPES.includes(type as never)) expect(sorts, type).toContain('-_lastUpdated');
+      for (const key of sorts) {
+        const byDate = !key.endsWith('_lastUpdated');
+        const res = await serve(store, `/${type}`, byDate ? { _sort: key, [key.replace(/^-/, '')]: 'ge2000-01-01' } : { _sort: key });
+        if (res.status !== 200) mismatches.push(`${type}?_sort=${key} → ${res.status} (declared)`);
+        if (byDate && (await serve(store, `/${type}`, { _sort: key })).status !== 400) mismatches.push(`${type}?_sort=${key} unfiltered not refused`);
+      }
+      if (STORE_TYPES.includes(type as never) && storeSearchParam(type, 'patient')) {
+        const res = await serve(store, `/${type}`, { _sort: '_lastUpdated', patient: 'p1' });
+        if (res.status !== 400) mismatches.push(`${type}?_sort=_lastUpdated&patient → ${res.status} (not in index order)`);
+      }
       const includes = new Set(resource.searchInclude ?? []);
       for (const include of new Set([...includes, `${type}:patient`, `${type}:subject`, `${type}:focus`, `${type}:derived-from`, `${type}:nothing`, 'Patient:link'])) {
         const res = await serve(store, `/${type}`, { _include: include });
         if ((res.status === 200) !== includes.has(include)) mismatches.push(`${type}?_include=${include} → ${res.status} (declared: ${includes.has(include)})`);
+      }
+      const revincludes = new Set(resource.searchRevInclude ?? []);
+      for (const revinclude of new Set([...revincludes, 'Provenance:target', 'Provenance:entity', 'Observation:derived-from', 'Task:focus'])) {
+        const res = await serve(store, `/${type}`, { _revinclude: revinclude });
+        if ((res.status === 200) !== revincludes.has(revinclude)) mismatches.push(`${type}?_revinclude=${revinclude} → ${res.status} (declared: ${revincludes.has(revinclude)})`);
       }
       const interactions = new Set((resource.interaction ?? []).map((i) => i.code));
       const id = CONFORMANCE_TYPES.includes(type as never) ? conformance.resources.find((r) => r.resourceType === type)?.id : 'x1';

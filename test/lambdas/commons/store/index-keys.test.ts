@@ -29,6 +29,7 @@ describe('Function: indexFacts', () => {
       date: '2021-03-04T08:00:00.000Z',
       profiles: [PROFILE],
       lastUpdated: '2024-01-01T00:00:00.000Z',
+      status: 'final',
     });
   });
 
@@ -135,8 +136,44 @@ describe('Function: indexEntries', () => {
       'IX#Observation#CS#urn%3Ax|a',
       'IX#Observation#DT',
       'IX#Observation#PT#S-1',
+      'IX#Observation#ST#final',
     ]);
     expect(entries.every((e) => parseIndexSk(e.sk).id === 'o1' && parseIndexSk(e.sk).tx === 'txtxtxtxtxtxtxtxtxtx')).toBe(true);
+  });
+
+  it('keeps a status in its own key space: a code equal to a status is not found by status, nor the status by code', () => {
+    const obs = observation('o1', 'S-1', '2021-01-01', [{ code: 'final' }]);
+    const entries = indexEntries('Observation', 'o1', 'txtxtxtxtxtxtxtxtxtx', indexFacts(obs)).map((e) => e.pk);
+    expect(entries).toContain('IX#Observation#ST#final');
+    expect(entries).toContain('IX#Observation#CA#final');
+    expect(planSearch({ resourceType: 'Observation', count: 1, statuses: ['final', 'amended'] })).toEqual({
+      kind: 'index',
+      name: 'status',
+      partitions: ['IX#Observation#ST#final', 'IX#Observation#ST#amended'],
+      range: undefined,
+    });
+    const coded = observation('o2', 'S-1', '2021-01-01', [{ code: 'amended' }]);
+    expect(matchesQuery(coded, { resourceType: 'Observation', count: 1, statuses: ['amended'] })).toBe(false);
+    expect(matchesQuery(coded, { resourceType: 'Observation', count: 1, statuses: ['final', 'amended'] })).toBe(true);
+    expect(matchesQuery(coded, { resourceType: 'Observation', count: 1, codes: [{ code: 'final' }] })).toBe(false);
+  });
+
+  it('indexes the targets of a Provenance, versions dropped, for _revinclude', () => {
+    const provenance = {
+      resourceType: 'Provenance' as const,
+      id: 'pv1',
+      recorded: '2024-01-01T00:00:00Z',
+      target: [{ reference: 'Observation/o1/_history/2' }, { reference: 'Patient/S-1' }, { reference: 'https://elsewhere.example/Observation/x' }],
+      agent: [{ who: { display: 'lis' } }],
+    };
+    const facts = indexFacts(provenance);
+    expect(facts.targets).toEqual(['Observation/o1', 'Patient/S-1']);
+    expect(indexEntries('Provenance', 'pv1', 'txtxtxtxtxtxtxtxtxtx', facts).map((e) => e.pk)).toContain('IX#Provenance#TG#Observation%2Fo1');
+    expect(planSearch({ resourceType: 'Provenance', count: 1, targets: ['Observation/o1'] })).toMatchObject({ name: 'target', partitions: ['IX#Provenance#TG#Observation%2Fo1'] });
+    expect(matchesQuery(provenance, { resourceType: 'Provenance', count: 1, targets: ['Observation/o2', 'Patient/S-1'] })).toBe(true);
+    expect(matchesQuery(provenance, { resourceType: 'Provenance', count: 1, targets: ['Observation/o2'] })).toBe(false);
+    // Only a Provenance's targets: an Observation's references are not reverse-indexed.
+    expect(indexFacts(observation('o1', 'S-1', '2021-01-01')).targets).toBeUndefined();
   });
 
   it('re-checks every filter on the resource', () => {

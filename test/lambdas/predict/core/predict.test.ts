@@ -90,7 +90,27 @@ describe('Function: predictSubject', () => {
     expect(cd19Component?.dataAbsentReason?.text).toContain('week-4');
     expect(obs.component?.find((c) => c.code.coding?.[0]?.code === 'sledai_baseline')?.valueQuantity?.value).toBe(12);
     expect(JSON.stringify(obs)).not.toContain('"value":0,');
-    expect(obs.meta?.profile).toBeUndefined();
+    // Its own profile, which it passes, and not response-prediction's, which requires the outcome.
+    const notEvaluable = `${base}/StructureDefinition/response-prediction-not-evaluable`;
+    expect(obs.meta?.profile).toEqual([notEvaluable]);
+    expect(conformance.validateProfile(obs, notEvaluable).filter((i) => i.severity === 'error')).toEqual([]);
+    expect(errorsOf(obs).length).toBeGreaterThan(0);
+  });
+
+  it('refuses a not-evaluable prediction with an outcome or a probability under its profile', () => {
+    const early = completeRecords().filter((r) => r.id !== '8117-4-week-4');
+    const obs = predictSubject({ base, subject, resources: early, asOf: new Date('2024-09-01') }, model)!;
+    const notEvaluable = `${base}/StructureDefinition/response-prediction-not-evaluable`;
+    const errorsUnder = (resource: any): string[] => conformance.validateProfile(resource, notEvaluable).filter((i) => i.severity === 'error').map((i) => `${i.expression?.join()} ${i.details?.text}`);
+    const withValue = { ...obs, valueCodeableConcept: { coding: [{ system: `${base}/CodeSystem/study-assessments`, code: 'likely-responder' }] } };
+    expect(errorsUnder(withValue).length).toBeGreaterThan(0);
+    const { dataAbsentReason: _reason, ...withoutReason } = obs;
+    expect(errorsUnder(withoutReason).length).toBeGreaterThan(0);
+    const withProbability = {
+      ...obs,
+      component: obs.component!.map((c) => (c.code.coding?.[0]?.code === 'response-probability' ? { code: c.code, valueQuantity: { value: 0.5, unit: '1', system: 'http://unitsofmeasure.org', code: '1' } } : c)),
+    };
+    expect(errorsUnder(withProbability).join('\n')).toContain('rpn-1');
   });
 
   it('lets a late lab complete the features, after which a prediction appears', () => {
