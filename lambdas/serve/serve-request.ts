@@ -1,7 +1,7 @@
 import { badRequest, notFound, OperationOutcomeError } from '@medplum/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Bundle, BundleEntry, OperationOutcome, Resource, ResourceType } from '@medplum/fhirtypes';
-import { principalFromClaims, requireScope } from '../commons/auth/index.js';
+import { can, principalFromClaims, requireScope } from '../commons/auth/index.js';
 import type { Conformance } from '../commons/conformance/index.js';
 import { Deadline, DeadlineExceededError, withinDeadline } from '../commons/http/deadline.js';
 import { formParameters, requireJsonAccepted, requireJsonBody } from '../commons/http/negotiation.js';
@@ -17,6 +17,7 @@ import { matchesNothing, toStoreQuery } from './core/search-query.js';
 import { smartConfiguration, type SmartSettings } from './core/smart-configuration.js';
 import { applySubset, subsetOf, type Subset } from './core/subsetting.js';
 import { validateOperation } from './core/validate-operation.js';
+import { typeHistory } from './type-history.js';
 
 /** The serve function's ports. */
 export interface ServeDeps {
@@ -91,9 +92,8 @@ async function serveWithin(req: HttpRequest, deps: ServeDeps, deadline: Deadline
       // The CapabilityStatement is public, as FHIR clients read it before they authenticate.
       return { status: 200, body: capabilityStatement(deps.conformance, req.baseUrl, deps.now(), deps.smart ? { smart: deps.smart } : {}) };
     }
-    if (parts[0] === '_history' || parts[1] === '_history') {
-      // The store keeps history per resource only; a type or system history would be a table scan.
-      throw new OperationOutcomeError(notSupported('History is served per resource only ([type]/[id]/_history); type- and system-level history are not supported'));
+    if ((parts.length === 1 && parts[0] === '_history') || (parts.length === 2 && parts[1] === '_history')) {
+      return await historyOfTypes(parts.length === 1 ? undefined : parts[0], req, deps, limits, deadline);
     }
     if (parts.length === 3 && parts[0] === 'Patient' && parts[2] === '$everything') {
       return await everything(parts[1]!, req, deps, limits, deadline);
@@ -321,13 +321,57 @@ function readEverythingCursor(raw: string | undefined): { t: number; c?: string 
  * every resource by PUT on its deterministic id, so the oldest version was a create (201) and each
  * later one an update (200); the store keeps no deletes.
  */
+/** The most current resources one type- or system-level history page looks at before asking for `_since`. */
+const MAX_HISTORY_RESOURCES = 5000;
+const HISTORY_PARAMETERS = new Set(['_since', '_count', '_cursor', '_format', '_pretty', '_summary', '_elements']);
+
+/**
+ * `GET [type]/_history` and `GET /_history` (R4 http.html#history): every version of the type's (or
+ * every stored type's the token may read) resources, newest first, `_since` and `_count`, paged by a
+ * `next` link. See {@link typeHistory} for what it reads.
+ */
+async function historyOfTypes(type: string | undefined, req: HttpRequest, deps: ServeDeps, limits: Limits, deadline: Deadline): Promise<HttpResponse> {
+  const principal = principalFromClaims(req.claims ?? {});
+  let types: ResourceType[];
+  if (type === undefined) {
+    types = STORE_TYPES.filter((t) => can(principal.scopes, t, 'r'));
+    if (types.length === 0) requireScope(principal, 'Patient', 'r');
+  } else {
+    if (!storeTypes.has(type)) {
+      throw new OperationOutcomeError(conformanceTypes.has(type) ? notSupported(`${type} is served from the study's files without history`) : badRequest(`Resource type '${type.slice(0, 64)}' is not served here`, 'type'));
+    }
+    requireScope(principal, type, 'r');
+    types = [type as ResourceType];
+  }
+  const unknown = Object.keys(req.query).find((k) => !HISTORY_PARAMETERS.has(k));
+  if (unknown) throw new OperationOutcomeError(badRequest(`History parameter '${unknown.slice(0, 64)}' is not supported`, unknown.slice(0, 64)));
+  const sinceText = single(req.query._since);
+  const since = sinceText === undefined ? undefined : new Date(sinceText);
+  if (since !== undefined && (Number.isNaN(since.getTime()) || !/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(sinceText ?? ''))) {
+    throw new OperationOutcomeError(badRequest('_since must be a FHIR instant', '_since'));
+  }
+  const count = Number(single(req.query._count) ?? '50');
+  if (!Number.isInteger(count) || count < 1 || count > limits.MAX_SEARCH_COUNT) {
+    throw new OperationOutcomeError(badRequest(`_count must be an integer from 1 to ${limits.MAX_SEARCH_COUNT}`, '_count'));
+  }
+  const before = single(req.query._cursor);
+  const page = await typeHistory(types, { ...(since ? { since: since.toISOString() } : {}), count, ...(before ? { before } : {}) }, deps.store, MAX_HISTORY_RESOURCES, deadline);
+  const bundle = historyBundle(page.versions, req, subsetOf(req.query));
+  const { total: _pageSize, ...rest } = bundle;
+  return {
+    status: 200,
+    body: { ...rest, link: [...(rest.link ?? []), ...(page.next ? [{ relation: 'next', url: `${req.baseUrl}${req.path}${queryString({ ...req.query, _cursor: page.next })}` }] : [])] },
+  };
+}
+
 function historyBundle(versions: readonly StoredResource[], req: HttpRequest, subset: Subset): Bundle {
-  const entry: BundleEntry[] = versions.map((r, i) => ({
+  const entry: BundleEntry[] = versions.map((r) => ({
     fullUrl: `${req.baseUrl}/${r.resourceType}/${r.id}`,
     resource: applySubset(r, subset),
     request: { method: 'PUT', url: `${r.resourceType}/${r.id}` },
     response: {
-      status: i === versions.length - 1 ? '201 Created' : '200 OK',
+      // Versions are numbered from 1: the first is the create, every later one an update.
+      status: r.meta.versionId === '1' ? '201 Created' : '200 OK',
       etag: `W/"${r.meta.versionId}"`,
       lastModified: r.meta.lastUpdated,
     },

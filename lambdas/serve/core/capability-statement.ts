@@ -87,7 +87,7 @@ export function capabilityStatement(conformance: Conformance, baseUrl: string, n
     return {
       type,
       ...(supportedProfile.length > 0 ? { supportedProfile } : {}),
-      interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'history-instance' }, { code: 'search-type' }],
+      interaction: [{ code: 'read' }, { code: 'vread' }, { code: 'history-instance' }, { code: 'history-type' }, { code: 'search-type' }],
       versioning: 'versioned',
       readHistory: true,
       conditionalRead: 'full-support',
@@ -128,14 +128,14 @@ export function capabilityStatement(conformance: Conformance, baseUrl: string, n
       {
         mode: 'server',
         documentation:
-          'Study resources are a limited data set under pseudonyms; ingest through POST [base] (batch/transaction) or POST [base]/Bundle (collection). JSON only: other formats are answered 406 (Accept, _format) or 415 (a request body). Search with GET or POST [type]/_search (form body); repeated parameters are ANDed, a comma is OR; _include follows the references each type declares (searchInclude); _summary and _elements subset (tagged SUBSETTED); _total=none skips the count. _sort as each type documentation says, in the order the index keeps (other sorts 400). _revinclude=Provenance:target on every study type; no other _revinclude, no _offset (400). Reads answer ETag and Last-Modified and honour If-None-Match and If-Modified-Since (304).',
+          'Study resources are a limited data set under pseudonyms; ingest through POST [base] (batch/transaction) or POST [base]/Bundle (collection). JSON only: other formats are answered 406 (Accept, _format) or 415 (a request body). Search with GET or POST [type]/_search (form body); repeated parameters are ANDed, a comma is OR; _include follows the references each type declares (searchInclude); _summary and _elements subset (tagged SUBSETTED); _total=none skips the count. _sort as each type documentation says, in the order the index keeps (other sorts 400). _revinclude=Provenance:target on every study type; no other _revinclude, no _offset (400). Reads answer ETag and Last-Modified and honour If-None-Match and If-Modified-Since (304). [type]/_history and /_history take _since and _count, newest first; one page looks at most at 5,000 changed resources (narrow with _since beyond).',
         security: {
           ...(oauth.length > 0 ? { extension: oauth } : {}),
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
           description: 'Bearer JWT with SMART system scopes (v1 or v2 syntax): system/*.cud (or per type) to ingest, system/*.rs (or per type) to read and search. Discovery at [base]/.well-known/smart-configuration.',
         },
         resource: [...store, ...definitional],
-        interaction: [{ code: 'batch' }, { code: 'transaction' }],
+        interaction: [{ code: 'batch' }, { code: 'transaction' }, { code: 'history-system' }],
       },
     ],
   };

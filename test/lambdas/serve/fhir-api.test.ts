@@ -120,12 +120,31 @@ describe('Bundles', () => {
     expect(errors(body)).toEqual([]);
   });
 
-  it('refuses type- and system-level history rather than answering something else', async () => {
-    const store = memoryStore([observation('o1', ['777-3'])]);
+  it('serves type- and system-level history newest first, with _since, _count and next links (R4 http.html#history)', async () => {
+    const store = memoryStore([observation('o1', ['777-3']), observation('o2', ['777-3'])]);
     for (const path of ['/Observation/_history', '/_history']) {
       const res = await serve(store, path);
-      expect(res.status).toBe(400);
-      expect(JSON.stringify(res.body)).toContain('per resource only');
+      expect(res.status, path).toBe(200);
+      const body = res.body as Bundle;
+      expect(body.type).toBe('history');
+      expect(errors(body)).toEqual([]);
+      expect(body.entry?.map((e) => e.resource?.id).sort()).toEqual(['o1', 'o2']);
+      expect(body.entry?.every((e) => e.request?.method === 'PUT' && e.response?.status === '201 Created')).toBe(true);
+      const stamps = body.entry?.map((e) => e.response?.lastModified ?? '') ?? [];
+      expect([...stamps].sort().reverse()).toEqual(stamps);
+    }
+    const first = (await serve(store, '/Observation/_history', { _count: '1' })).body as Bundle;
+    expect(first.entry).toHaveLength(1);
+    const next = first.link?.find((l) => l.relation === 'next')?.url ?? '';
+    const cursor = new URL(next).searchParams.get('_cursor') ?? '';
+    const second = (await serve(store, '/Observation/_history', { _count: '1', _cursor: cursor })).body as Bundle;
+    expect(second.entry).toHaveLength(1);
+    expect(second.entry?.[0]?.resource?.id).not.toBe(first.entry?.[0]?.resource?.id);
+    expect(second.link?.some((l) => l.relation === 'next')).toBe(false);
+    const future = (await serve(store, '/Observation/_history', { _since: '2999-01-01T00:00:00Z' })).body as Bundle;
+    expect(future.entry ?? []).toEqual([]);
+    for (const bad of [{ _since: 'yesterday' }, { _count: '0' }, { code: 'x' }] as Record<string, string>[]) {
+      expect((await serve(store, '/Observation/_history', bad)).status, JSON.stringify(bad)).toBe(400);
     }
   });
 });
