@@ -24,7 +24,7 @@ import { ensureTables, tableNames } from '../lambdas/commons/store/tables.js';
 import { createIdentityHandler } from '../lambdas/identity/handler.js';
 import { RESOLVE_ROUTE } from '../lambdas/identity/resolve-request.js';
 import { createIngestHandler } from '../lambdas/ingest/handler.js';
-import { deliverPendingAlerts } from '../lambdas/screen/rescreen.js';
+import { deliverPendingAlerts } from '../lambdas/commons/alerts/pending.js';
 import { createReviewHandler } from '../lambdas/review/handler.js';
 import { SETTLE_ROUTE } from '../lambdas/review/settle-request.js';
 import { createServeHandler } from '../lambdas/serve/handler.js';

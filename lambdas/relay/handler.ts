@@ -5,7 +5,7 @@ import { awsAlerts, awsEvents, awsStores } from '../commons/aws-runtime.js';
 import { loadConfig } from '../commons/config.js';
 import { relayOutbox } from '../commons/events/relay.js';
 import { once } from '../commons/once.js';
-import { deliverPendingAlerts } from '../screen/rescreen.js';
+import { deliverPendingAlerts } from '../commons/alerts/pending.js';
 
 const logger = new Logger({ serviceName: 'relay' });
 const adapters = once(() => {

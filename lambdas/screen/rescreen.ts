@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Communication, Observation, Resource, ResearchSubject, Task } from '@medplum/fhirtypes';
+import { deliverAlert } from '../commons/alerts/pending.js';
 import type { AlertsPort, RecruitmentAlert } from '../commons/alerts/port.js';
 import type { Conformance } from '../commons/conformance/index.js';
 import { deterministicId } from '../commons/ids.js';
@@ -84,48 +85,9 @@ export async function rescreenPatient(patient: string, deps: ScreenDeps): Promis
     ...(alert ? [alert] : []),
   ];
   for (const comm of pending) {
-    await deliver(comm, deps);
+    await deliverAlert(comm, deps);
   }
   return result.overall;
-}
-
-/** How far back the retry of undelivered alerts looks. */
-const PENDING_ALERT_WINDOW_MS = 7 * 86_400_000;
-
-/**
- * Sends the recruitment alerts whose publish failed (Communications still `in-progress`): run by the
- * scheduled relay, so an alert is delivered even when its patient is never screened again.
- * @param deps - Ports.
- * @returns How many were delivered.
- */
-export async function deliverPendingAlerts(deps: Pick<ScreenDeps, 'store' | 'alerts' | 'now'>): Promise<number> {
-  const since = new Date(deps.now().getTime() - PENDING_ALERT_WINDOW_MS).toISOString();
-  let delivered = 0;
-  let cursor: string | undefined;
-  do {
-    const page = await deps.store.search({ resourceType: 'Communication', lastUpdated: { ge: since }, count: 500, ...(cursor ? { cursor } : {}) });
-    for (const comm of page.resources as StoredResource<Communication>[]) {
-      if (comm.status === 'in-progress') {
-        await deliver(comm, deps);
-        delivered++;
-      }
-    }
-    cursor = page.next;
-  } while (cursor);
-  return delivered;
-}
-
-async function deliver(comm: Communication & { id: string }, deps: Pick<ScreenDeps, 'store' | 'alerts' | 'now'>): Promise<void> {
-  const payload = comm.payload?.[0]?.contentString;
-  if (!payload) {
-    return;
-  }
-  await deps.alerts.publish(JSON.parse(payload) as RecruitmentAlert);
-  const { meta, ...rest } = comm;
-  await deps.store.commit(
-    [{ ...rest, meta: { ...(meta?.profile ? { profile: meta.profile } : {}) }, status: 'completed', sent: deps.now().toISOString() }],
-    { atomic: true },
-  );
 }
 
 function communication(alert: RecruitmentAlert, base: string): Communication & { id: string } {

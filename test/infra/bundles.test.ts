@@ -111,8 +111,7 @@ describe('Lambda bundles', () => {
     const holds = (name: string, path: string): boolean => carried.get(name)!.some((input) => input.includes(path));
     for (const name of ['ingest', 'serve', 'identity', 'relay', 'review']) {
       expect(holds(name, 'lambdas/derive/'), `${name} holds derive`).toBe(false);
-      // Relay re-sends screening's pending alerts (deliverPendingAlerts lives in lambdas/screen/rescreen.ts).
-      if (name !== 'relay') expect(holds(name, 'lambdas/screen/'), `${name} holds screen`).toBe(false);
+      expect(holds(name, 'lambdas/screen/'), `${name} holds screen`).toBe(false);
       // Serve reads the model documents to serve them as Libraries (lambdas/predict/core/model-spec.ts), nothing else of predict.
       expect(carried.get(name)!.filter((i) => i.includes('lambdas/predict/') && !i.endsWith('lambdas/predict/core/model-spec.ts')), `${name} holds predict`).toEqual([]);
       expect(holds(name, 'lambdas/commons/runtime.ts'), `${name} holds the all-functions runtime`).toBe(false);

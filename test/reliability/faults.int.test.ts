@@ -20,7 +20,7 @@ import { DynamoStudyStore } from '../../lambdas/commons/store/dynamo-study-store
 import type { StudyDataChanged, StudyStore } from '../../lambdas/commons/store/port.js';
 import { ensureTables, type TableNames } from '../../lambdas/commons/store/tables.js';
 import { handleIngest } from '../../lambdas/ingest/ingest-request.js';
-import { deliverPendingAlerts } from '../../lambdas/screen/rescreen.js';
+import { deliverPendingAlerts } from '../../lambdas/commons/alerts/pending.js';
 import { sampleSubjectBundle } from '../../local/samples/lupus-subject.js';
 import { studyCourseBundle } from '../../local/samples/study-course.js';
 import { startDynalite, type LocalDynamo } from '../support/dynalite.js';
