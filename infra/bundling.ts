@@ -32,7 +32,8 @@ export function copyRuntimeFiles(files: readonly RuntimeFiles[], inputDir: strin
   return files.map((file) => {
     switch (file) {
       case 'fhir-profiles':
-        return `cp -R ${from('fhir-profiles')} ${to('fhir-profiles')}`;
+        // generated/base-r4.json only builds the snapshots (scripts/build-snapshots.ts); no function reads it.
+        return `cp -R ${from('fhir-profiles')} ${to('fhir-profiles')} && rm -f ${to('fhir-profiles/generated/base-r4.json')}`;
     }
   });
 }

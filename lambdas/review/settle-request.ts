@@ -1,4 +1,4 @@
-import { notFound, OperationOutcomeError } from '@medplum/core';
+import { badRequest, notFound, OperationOutcomeError } from '@medplum/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Task } from '@medplum/fhirtypes';
 import { principalFromClaims, requireScope } from '../commons/auth/index.js';
@@ -62,7 +62,10 @@ export async function handleSettle(req: HttpRequest, deps: ReviewDeps): Promise<
     if (settled.task === task) {
       return { status: 200, body: task };
     }
-    const patient = PATIENT_REFERENCE.exec(settled.task.for?.reference ?? '')?.[1] as string;
+    const patient = PATIENT_REFERENCE.exec(settled.task.for?.reference ?? '')?.[1];
+    if (!patient) {
+      throw new OperationOutcomeError(badRequest('This Task names no study subject'));
+    }
     const event: StudyDataChanged = {
       eventId: deterministicId('review-settled', id),
       patient,
