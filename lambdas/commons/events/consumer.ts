@@ -10,6 +10,8 @@ const envelope = z.object({
     patient: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/),
     kinds: z.array(z.string()),
     occurredAt: z.string(),
+    origin: z.enum(['source', 'derived']).optional(),
+    changed: z.array(z.string().regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/)).max(1000).optional(),
   }),
 });
 

@@ -651,7 +651,14 @@ export class DynamoStudyStore implements StudyStore {
   }
 
   private eventItem(tx: string, event: StudyDataChanged): EventItem {
-    const ev: StudyDataChanged = { eventId: event.eventId, patient: event.patient, kinds: [...event.kinds], occurredAt: event.occurredAt };
+    const ev: StudyDataChanged = {
+      eventId: event.eventId,
+      patient: event.patient,
+      kinds: [...event.kinds],
+      occurredAt: event.occurredAt,
+      ...(event.origin ? { origin: event.origin } : {}),
+      ...(event.changed ? { changed: [...event.changed] } : {}),
+    };
     return {
       pk: eventPk(event.eventId),
       sk: `TX#${tx}`,

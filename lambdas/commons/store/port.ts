@@ -23,6 +23,15 @@ export interface StudyDataChanged {
   /** Resource types whose data changed for that patient (for example `Observation`, `MedicationAdministration`). */
   readonly kinds: readonly string[];
   readonly occurredAt: string;
+  /**
+   * Who made the change: `source` (hospital data, imports, review decisions) or `derived` (the
+   * pipeline's own results: scores, screening, predictions). The subject step runs on `source`
+   * events only, so a derived result never sends the subject round again; subscribers hear both.
+   * Absent means `source`.
+   */
+  readonly origin?: 'source' | 'derived';
+  /** `Type/id` of each resource the commit created or changed, when the writer knows them (notifications name them). */
+  readonly changed?: readonly string[];
 }
 
 /** A date or instant range; bounds are ISO 8601 strings compared as instants. Inclusive unless `gt`/`lt`. */
