@@ -1,4 +1,4 @@
-import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { StoreThrottledError } from './errors.js';
 
 /** Low-level helpers shared by the DynamoDB adapters: bounded parallelism, batch writes with retry, paged queries. */
@@ -117,3 +117,54 @@ export async function* queryAll(client: DynamoDBDocumentClient, input: QueryComm
     start = out.LastEvaluatedKey;
   } while (start);
 }
+
+/** BatchGetItem takes at most 100 keys. */
+export const BATCH_GET_MAX = 100;
+
+/**
+ * Reads any number of items by key with strongly consistent BatchGetItem, 100 keys a call,
+ * retrying unprocessed keys (a large answer is cut at 16 MB) with backoff.
+ * @param client - DocumentClient.
+ * @param table - Table name.
+ * @param keys - `{ pk, sk }` keys; duplicates are read once.
+ * @param concurrency - Calls in flight.
+ * @param maxAttempts - Attempts per call before giving up.
+ * @returns The items found, by `itemKey(pk, sk)`.
+ */
+export async function batchGetAll(
+  client: DynamoDBDocumentClient,
+  table: string,
+  keys: readonly { pk: string; sk: string }[],
+  concurrency: number,
+  maxAttempts = 10,
+): Promise<Map<string, Item>> {
+  const unique = new Map<string, { pk: string; sk: string }>();
+  for (const key of keys) unique.set(itemKey(key.pk, key.sk), { pk: key.pk, sk: key.sk });
+  const all = [...unique.values()];
+  const batches: { pk: string; sk: string }[][] = [];
+  for (let i = 0; i < all.length; i += BATCH_GET_MAX) batches.push(all.slice(i, i + BATCH_GET_MAX));
+  const found = new Map<string, Item>();
+  await mapLimit(batches, concurrency, async (batch) => {
+    let pending: Item[] = batch;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= maxAttempts) throw new StoreThrottledError(`${pending.length} reads still unprocessed after ${maxAttempts} attempts`);
+      if (attempt > 0) await sleep(backoffMs(attempt - 1, 50));
+      try {
+        const out = await client.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+        for (const item of out.Responses?.[table] ?? []) found.set(itemKey(item.pk as string, item.sk as string), item);
+        pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
+      } catch (err) {
+        if (!(err instanceof Error && THROTTLING.has(err.name))) throw err;
+      }
+    }
+  });
+  return found;
+}
+
+/**
+ * The map key `batchGetAll` answers under.
+ * @param pk - Partition key.
+ * @param sk - Sort key.
+ * @returns `pk` and `sk` joined.
+ */
+export const itemKey = (pk: string, sk: string): string => `${pk}\u0000${sk}`;

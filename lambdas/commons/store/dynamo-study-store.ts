@@ -11,8 +11,10 @@ import {
 import type { Resource } from '@medplum/fhirtypes';
 import {
   backoffMs,
+  batchGetAll,
   batchWriteAll,
   isConditionalCheckFailed,
+  itemKey,
   mapLimit,
   queryAll,
   sleep,
@@ -23,6 +25,7 @@ import { InvalidQueryError, InvalidResourceError, StoreConflictError } from './e
 import { indexEntries, indexFacts, indexOrder, matchesQuery, parseIndexSk, planSearch, sortKeyBounds, type IndexEntry, type SearchPlan } from './index-keys.js';
 import type { CommitOptions, SearchPage, StoredResource, StoreQuery, StudyDataChanged, StudyStore, WriteResult } from './port.js';
 import { assertStorable, contentHash, decodeBody, encodeBody, type EncodedBody } from './resource-codec.js';
+import { CURRENT_PREFIX, currentSk, HEAD_SK, homeOf, isSubjectHome, LOCK_SK, resourcePk, subjectPk, versionSk } from './home-keys.js';
 import { STUDY_GSI } from './tables.js';
 import { TxLog } from './tx-log.js';
 
@@ -74,6 +77,41 @@ interface VersionItem extends EncodedBody {
   lu: string;
   /** Content hash (see `contentHash`). */
   h: string;
+  /** The version's home partition (see `home-keys.ts`). */
+  hm: string;
+}
+
+/**
+ * A resource's head: partition `R#{type}#{id}`, sort key `H`. Written only by the holder of the
+ * home's lock, and settled (rolled forward or restored) before anyone else takes that lock, so a
+ * commit that holds the lock reads it as the truth.
+ */
+interface HeadItem {
+  pk: string;
+  sk: string;
+  v: number;
+  h: string;
+  tx: string;
+  lu: string;
+  hm: string;
+}
+
+/**
+ * The current version of a compartment resource in its subject's partition: `S#{patient}` /
+ * `C#{type}#{id}`, with its body. `pend` as on a version item; `mv` names a transaction that moves the
+ * resource into another compartment (once it commits, this copy no longer counts).
+ */
+interface CurrentItem extends EncodedBody {
+  pk: string;
+  sk: string;
+  rt: string;
+  rid: string;
+  v: number;
+  tx: string;
+  pend?: string;
+  mv?: string;
+  lu: string;
+  h: string;
 }
 
 /** An outbox item: partition `EV#{eventId}`, sort key `TX#{tx}`, in GSI partition `OUTBOX#{shard}`. */
@@ -93,17 +131,17 @@ interface PreparedEntry {
   readonly id: string;
   readonly ref: string;
   readonly hash: string;
+  /** Home partition of the new content. */
+  readonly home: string;
 }
 
 interface TxContext {
   readonly tx: string;
   readonly startedAt: string;
-  /** More than one resource: wait-die applies when another transaction holds a slot. */
-  readonly multi: boolean;
-  /** Wall-clock ms after which waiting for a slot gives up. */
+  /** Wall-clock ms after which waiting for a lock gives up. */
   readonly deadline: number;
-  /** Set when another claim of the transaction failed: the rest stop waiting. */
-  failed: boolean;
+  /** Sort keys of the manifest items written so far. */
+  readonly manifest: string[];
 }
 
 interface Claimed {
@@ -123,22 +161,27 @@ interface Hit {
   readonly tx?: string;
 }
 
-const resourcePk = (type: string, id: string): string => `R#${type}#${id}`;
-const versionSk = (version: number): string => `V#${String(version).padStart(10, '0')}`;
 const eventPk = (eventId: string): string => `EV#${eventId}`;
+const errorResult = (err: unknown): WriteResult => ({ status: 'error', error: err instanceof Error ? err : new Error(String(err)) });
 
 /**
  * The study store on one DynamoDB table, with atomic multi-item commits that need neither
- * TransactWriteItems nor its 100-action limit.
+ * TransactWriteItems nor its 100-action limit, and one commit per bundle.
+ *
+ * Layout (see `home-keys.ts`): versions, heads and index entries per resource; a subject's current
+ * versions with their bodies in its own partition, so `loadSubject` is one paged Query.
  *
  * Protocol (per commit): (1) write a pending transaction record and a manifest of what it may
- * write; (2) claim each resource's next version slot with a conditional put (items carry the
- * pending marker `pend`); (3) write index entries and outbox events; (4) commit with one
- * conditional write of the record (`pending` → `committed`); (5) roll forward: drop the markers,
- * delete the superseded version's index entries, finalise the record. Readers show a marked item
- * only if its transaction committed, so everything becomes visible at step 4 at once. A crash
- * before 4 leaves only invisible items, which `sweep` (or a writer they block) removes once the
- * transaction is older than `txTimeoutMs`; a crash after 4 is completed by `rollForward`/`sweep`.
+ * write, including the home partitions it will lock; (2) lock each home (one conditional write per
+ * home, in key order; a subject's visit bundle takes two: the subject and its Provenance); (3) read
+ * the heads in one BatchGetItem and the versions they name in another: unchanged content makes no
+ * version; (4) batch-write the new versions, index entries and outbox events, then the heads and
+ * current versions (all marked `pend`); (5) commit with one conditional write of the record
+ * (`pending` → `committed`); (6) roll forward: drop the markers, delete the superseded version's
+ * index entries, finalise the record, release the locks. Readers show a marked item only if its
+ * transaction committed, so everything becomes visible at step 5 at once. A crash before 5 leaves
+ * only invisible items, which `sweep` (or a writer the lock blocks) removes once the transaction is
+ * older than `txTimeoutMs`; a crash after 5 is completed by `rollForward`/`sweep`.
  *
  * @example
  * const store = new DynamoStudyStore({ client: new DynamoDBClient({}), tableName: config.studyTable });
@@ -177,9 +220,11 @@ export class DynamoStudyStore implements StudyStore {
 
   /**
    * Writes resources. Atomic: all land or none does; a failure throws (`StoreConflictError`,
-   * `ResourceTooLargeError`, `InvalidResourceError`, or the SDK's error). Batch: each resource
-   * commits on its own and a failure is that entry's `{ status: 'error' }`; the events then commit
-   * after the entries unless every entry failed.
+   * `ResourceTooLargeError`, `InvalidResourceError`, or the SDK's error). Batch: the valid entries
+   * commit together in one transaction (a resource named twice goes in a second one), with the
+   * events; an entry that cannot be stored is that entry's `{ status: 'error' }`. When the joint
+   * commit fails, the entries are retried one by one so that each failure is its entry's own, and
+   * the events then commit after them unless every entry failed.
    */
   public async commit(resources: readonly (Resource & { id: string })[], options: CommitOptions): Promise<WriteResult[]> {
     const events = options.events ?? [];
@@ -190,21 +235,55 @@ export class DynamoStudyStore implements StudyStore {
         if (refs.has(entry.ref)) throw new InvalidResourceError(`${entry.ref} appears twice in one transaction`);
         refs.add(entry.ref);
       }
-      return this.commitTx(entries, events, entries.length > 1);
+      return this.commitTx(entries, events);
     }
-    const results = await mapLimit(resources, this.concurrency, async (resource): Promise<WriteResult> => {
+    return this.commitBatch(resources, events);
+  }
+
+  private async commitBatch(resources: readonly (Resource & { id: string })[], events: readonly StudyDataChanged[]): Promise<WriteResult[]> {
+    if (resources.length === 0) {
+      if (events.length > 0) await this.commitTx([], events);
+      return [];
+    }
+    const results = new Array<WriteResult | undefined>(resources.length);
+    const rounds: { index: number; entry: PreparedEntry }[][] = [];
+    const seen = new Map<string, number>();
+    for (const [index, resource] of resources.entries()) {
       try {
-        const [result] = await this.commitTx([this.prepare(resource)], [], false);
-        if (!result) throw new Error('Commit returned no result');
-        return result;
+        const entry = this.prepare(resource);
+        const round = seen.get(entry.ref) ?? 0;
+        seen.set(entry.ref, round + 1);
+        (rounds[round] ??= []).push({ index, entry });
       } catch (err) {
-        return { status: 'error', error: err instanceof Error ? err : new Error(String(err)) };
+        results[index] = errorResult(err);
       }
-    });
-    if (events.length > 0 && (resources.length === 0 || results.some((r) => r.status !== 'error'))) {
-      await this.commitTx([], events, false);
     }
-    return results;
+    let eventsDone = events.length === 0;
+    for (const round of rounds) {
+      const withEvents = !eventsDone;
+      try {
+        const written = await this.commitTx(
+          round.map((r) => r.entry),
+          withEvents ? events : [],
+        );
+        for (const [i, r] of round.entries()) results[r.index] = written[i];
+        eventsDone = true;
+      } catch {
+        // The joint commit left nothing behind: entry by entry, each failure is then its own.
+        const single = await mapLimit(round, this.concurrency, async ({ entry }): Promise<WriteResult> => {
+          try {
+            const [result] = await this.commitTx([entry], []);
+            if (!result) throw new Error('Commit returned no result');
+            return result;
+          } catch (err) {
+            return errorResult(err);
+          }
+        });
+        for (const [i, r] of round.entries()) results[r.index] = single[i];
+      }
+    }
+    if (!eventsDone && results.some((r) => r !== undefined && r.status !== 'error')) await this.commitTx([], events);
+    return results.map((r) => r ?? errorResult(new Error('Entry was not written')));
   }
 
   /** The current version, or undefined when the resource has no committed version. */
@@ -386,8 +465,43 @@ export class DynamoStudyStore implements StudyStore {
   }
 
   /**
+   * The current versions of every resource in a subject's patient compartment (the Patient itself
+   * included): one paged Query of the subject's partition. A copy whose newer version is not
+   * committed yet (or was aborted) is answered from the resource's committed version instead.
+   * @param patient - The pseudonymous Patient id.
+   * @returns The resources, in no particular order.
+   */
+  public async loadSubject(patient: string): Promise<StoredResource[]> {
+    const home = subjectPk(patient);
+    const items: CurrentItem[] = [];
+    for await (const item of queryAll(this.client, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
+      ExpressionAttributeValues: { ':pk': home, ':c': CURRENT_PREFIX },
+      ConsistentRead: true,
+    })) {
+      items.push(item as unknown as CurrentItem);
+    }
+    const txs = new Set<string>();
+    for (const item of items) {
+      if (item.pend) txs.add(item.pend);
+      if (item.mv) txs.add(item.mv);
+    }
+    const committed = new Map(await mapLimit([...txs], this.concurrency, async (tx) => [tx, await this.txLog.isCommitted(tx)] as const));
+    const loaded = await mapLimit(items, this.concurrency, async (item): Promise<StoredResource | undefined> => {
+      if (item.mv && committed.get(item.mv)) return undefined;
+      if (!item.pend || committed.get(item.pend)) return JSON.parse(decodeBody(item)) as StoredResource;
+      // A newer version not committed (yet): the committed one, if it still belongs here.
+      const current = await this.read(item.rt as Resource['resourceType'], item.rid);
+      return current && homeOf(current) === home ? current : undefined;
+    });
+    return loaded.filter((r): r is StoredResource => r !== undefined);
+  }
+
+  /**
    * Completes a committed transaction: clears pending markers, deletes the index entries of the
-   * versions it superseded, finalises the record. Idempotent; safe to run concurrently or again.
+   * versions it superseded, finalises the record and releases its locks. Idempotent; safe to run
+   * again.
    * @param tx - Transaction id.
    * @returns False when the transaction is not committed.
    */
@@ -397,27 +511,31 @@ export class DynamoStudyStore implements StudyStore {
     if (record.finalised) return true;
     const manifest = await this.txLog.manifest(tx);
     const versions = record.versions ?? [];
-    const claimed = await mapLimit(manifest.resources, this.concurrency, async (ref, i) => {
+    const keys: { pk: string; sk: string }[] = [];
+    for (const [i, ref] of manifest.resources.entries()) {
       const version = versions[i] ?? 0;
-      if (version === 0) return undefined;
-      const [type = '', id = ''] = ref.split('/');
-      const pk = resourcePk(type, id);
-      const item = await this.getVersion(pk, version);
-      if (item?.tx !== tx) return undefined;
-      const prev = version > 1 ? await this.getVersion(pk, version - 1) : undefined;
-      return { item, prev };
+      if (version === 0) continue;
+      const pk = refPk(ref);
+      keys.push({ pk, sk: versionSk(version) });
+      if (version > 1) keys.push({ pk, sk: versionSk(version - 1) });
+    }
+    const got = await batchGetAll(this.client, this.table, keys, this.concurrency);
+    const claimed = manifest.resources.flatMap((ref, i) => {
+      const version = versions[i] ?? 0;
+      const pk = refPk(ref);
+      const item = version > 0 ? (got.get(itemKey(pk, versionSk(version))) as VersionItem | undefined) : undefined;
+      if (item?.tx !== tx) return [];
+      const prev = version > 1 ? (got.get(itemKey(pk, versionSk(version - 1))) as VersionItem | undefined) : undefined;
+      return [{ item, prev }];
     });
-    await this.finishCommitted(
-      tx,
-      claimed.flatMap((c) => (c ? [c] : [])),
-      manifest.events,
-    );
+    await this.finishCommitted(tx, claimed, manifest.events, manifest.homes ?? []);
     return true;
   }
 
   /**
-   * Recovery, run on a schedule: rolls committed transactions forward, aborts pending ones older
-   * than `txTimeoutMs` and removes everything they wrote. Finds them with a GSI query, never a scan.
+   * Recovery, run on a schedule: rolls committed transactions forward (once their own roll-forward
+   * has had `lockWaitMs` to finish), aborts pending ones older than `txTimeoutMs` and removes
+   * everything they wrote. Finds them with a GSI query, never a scan.
    * @returns What it did.
    */
   public async sweep(): Promise<SweepReport> {
@@ -427,12 +545,16 @@ export class DynamoStudyStore implements StudyStore {
         const record = await this.txLog.record(tx);
         if (!record) continue;
         let status = record.status;
+        const now = this.clock().getTime();
         if (status === 'pending') {
-          if (this.clock().getTime() - Date.parse(record.startedAt) < this.txTimeoutMs) {
+          if (now - Date.parse(record.startedAt) < this.txTimeoutMs) {
             report.inFlight++;
             continue;
           }
           status = await this.txLog.abort(tx);
+        } else if (status === 'committed' && !record.finalised && now - Date.parse(record.committedAt ?? record.startedAt) < this.lockWaitMs) {
+          report.inFlight++;
+          continue;
         }
         if (status === 'committed') {
           await this.rollForward(tx);
@@ -454,31 +576,29 @@ export class DynamoStudyStore implements StudyStore {
     const ref = `${resource.resourceType}/${resource.id}`;
     // Fail before writing anything when even the compressed body cannot fit.
     encodeBody(ref, JSON.stringify(resource));
-    return { resource, type: resource.resourceType, id: resource.id, ref, hash: contentHash(resource) };
+    return { resource, type: resource.resourceType, id: resource.id, ref, hash: contentHash(resource), home: homeOf(resource) };
   }
 
-  private async commitTx(entries: readonly PreparedEntry[], events: readonly StudyDataChanged[], multi: boolean): Promise<WriteResult[]> {
+  private async commitTx(entries: readonly PreparedEntry[], events: readonly StudyDataChanged[]): Promise<WriteResult[]> {
     const tx = TxLog.newId();
     const startedAt = this.clock().toISOString();
-    const context: TxContext = { tx, startedAt, multi, deadline: Date.now() + this.lockWaitMs, failed: false };
-    await this.txLog.begin(tx, startedAt, { resources: entries.map((e) => e.ref), events: events.map((e) => e.eventId) });
-    let claims: Claim[] = [];
+    const homes = [...new Set(entries.map((e) => e.home))].sort();
+    const manifest = await this.txLog.begin(tx, startedAt, { resources: entries.map((e) => e.ref), events: events.map((e) => e.eventId), homes });
+    const context: TxContext = { tx, startedAt, deadline: Date.now() + this.lockWaitMs, manifest };
+    let claims: Claim[] | undefined;
+    let held: readonly string[] = homes;
     try {
-      claims = await mapLimit(entries, this.concurrency, async (entry) => {
-        try {
-          return await this.claim(context, entry);
-        } catch (err) {
-          context.failed = true;
-          throw err;
-        }
-      });
-      const writes: WriteRequest[] = [];
-      for (const claim of claims) {
-        if (claim.kind !== 'claimed') continue;
-        for (const key of this.entriesOf(claim.item, claim.stored)) writes.push({ PutRequest: { Item: { ...key } } });
-      }
-      for (const event of events) writes.push({ PutRequest: { Item: { ...this.eventItem(tx, event) } } });
-      await batchWriteAll(this.client, this.table, writes, this.concurrency);
+      const locked = await this.lockHomes(context, entries, homes);
+      held = locked.held;
+      const heads = [...locked.heads.values()];
+      const versions = await batchGetAll(
+        this.client,
+        this.table,
+        heads.map((h) => ({ pk: h.pk, sk: versionSk(h.v) })),
+        this.concurrency,
+      );
+      claims = entries.map((entry) => this.claim(context, entry, locked.heads.get(entry.ref), versions));
+      await this.writePending(tx, claims, events);
       const status = await this.txLog.commit(
         tx,
         claims.map((c) => (c.kind === 'claimed' ? c.item.v : 0)),
@@ -486,11 +606,17 @@ export class DynamoStudyStore implements StudyStore {
       if (status !== 'committed') throw new StoreConflictError(`Transaction ${tx} was aborted (it ran longer than ${this.txTimeoutMs} ms)`);
     } catch (err) {
       // The commit write may have landed even though its answer was lost: then the data is in.
-      if ((await this.abandon(tx)) !== 'committed' || claims.length !== entries.length) throw err;
+      if ((await this.abandon(tx)) !== 'committed' || claims === undefined) throw err;
     }
     const claimed = claims.filter((c): c is Claimed => c.kind === 'claimed');
     try {
-      await this.finishCommitted(tx, claimed, events.map((e) => e.eventId));
+      await this.finishCommitted(
+        tx,
+        claimed,
+        events.map((e) => e.eventId),
+        held,
+        context.manifest,
+      );
     } catch (err) {
       this.logger.warn(`Roll-forward of committed transaction ${tx} failed; the sweep will complete it`, err);
     }
@@ -501,73 +627,175 @@ export class DynamoStudyStore implements StudyStore {
     );
   }
 
-  /** Claims the next version slot of one resource, or finds the content unchanged. */
-  private async claim(context: TxContext, entry: PreparedEntry): Promise<Claim> {
-    const pk = resourcePk(entry.type, entry.id);
-    for (let attempt = 0; ; attempt++) {
-      if (context.failed) throw new StoreConflictError(`${entry.ref}: the transaction already failed`);
-      const top = await this.topVersion(pk);
-      if (top?.tx === context.tx) {
-        // An earlier attempt of this claim landed although its answer was lost (SDK retry).
-        const prev = top.v > 1 ? await this.getVersion(pk, top.v - 1) : undefined;
-        return { kind: 'claimed', item: top, stored: this.decode(top), prev };
+  /**
+   * Takes the locks of the homes the entries write, in key order (so commits never wait for each
+   * other in a cycle), then reads the entries' heads. A head in a home not yet locked (the resource
+   * moves to another compartment) adds that home, taken out of order under wait-die.
+   */
+  private async lockHomes(
+    context: TxContext,
+    entries: readonly PreparedEntry[],
+    homes: readonly string[],
+  ): Promise<{ heads: Map<string, HeadItem>; held: string[] }> {
+    const held: string[] = [];
+    let wanted = homes;
+    let ordered = true;
+    for (;;) {
+      for (const home of wanted) {
+        await this.lock(context, home, ordered);
+        held.push(home);
       }
-      if (top && !(await this.isVisible(top))) {
-        await this.resolveBlocker(context, top, attempt);
-        continue;
+      const got = await batchGetAll(
+        this.client,
+        this.table,
+        entries.map((e) => ({ pk: resourcePk(e.type, e.id), sk: HEAD_SK })),
+        this.concurrency,
+      );
+      const heads = new Map<string, HeadItem>();
+      for (const entry of entries) {
+        const head = got.get(itemKey(resourcePk(entry.type, entry.id), HEAD_SK)) as HeadItem | undefined;
+        if (head) heads.set(entry.ref, head);
       }
-      if (top && top.h === entry.hash) return { kind: 'unchanged', current: top };
-      const version = (top?.v ?? 0) + 1;
-      let lastUpdated = context.startedAt;
-      // lastUpdated never goes back within one resource's history, even when transactions overlap.
-      if (top && lastUpdated <= top.lu) lastUpdated = new Date(Date.parse(top.lu) + 1).toISOString();
-      const stored: StoredResource = {
-        ...entry.resource,
-        meta: { ...entry.resource.meta, versionId: String(version), lastUpdated },
-      };
-      const item: VersionItem = {
-        pk,
-        sk: versionSk(version),
-        rt: entry.type,
-        rid: entry.id,
-        v: version,
-        tx: context.tx,
-        pend: context.tx,
-        lu: lastUpdated,
-        h: entry.hash,
-        ...encodeBody(entry.ref, JSON.stringify(stored)),
-      };
-      try {
-        await this.client.send(
-          new PutCommand({ TableName: this.table, Item: { ...item }, ConditionExpression: 'attribute_not_exists(pk)' }),
-        );
-        return { kind: 'claimed', item, stored, prev: top };
-      } catch (err) {
-        if (!isConditionalCheckFailed(err)) throw err;
-        if (Date.now() > context.deadline) throw new StoreConflictError(`${entry.ref}: version ${version} keeps being taken by other commits`);
-      }
+      const extra = [...new Set([...heads.values()].map((h) => h.hm))].filter((h) => !held.includes(h)).sort();
+      if (extra.length === 0) return { heads, held };
+      context.manifest.push(...(await this.txLog.addHomes(context.tx, extra)));
+      wanted = extra;
+      ordered = false;
     }
   }
 
-  /** Deals with an uncommitted version on top of a resource another transaction holds. */
-  private async resolveBlocker(context: TxContext, blocker: VersionItem, attempt: number): Promise<void> {
-    const holder = await this.txLog.record(blocker.tx);
-    if (!holder || holder.status === 'aborted') {
-      await this.removeVersion(blocker);
+  /** Takes one home's lock: a conditional write, and when another transaction holds it, `resolveLock`. */
+  private async lock(context: TxContext, home: string, ordered: boolean): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: home, sk: LOCK_SK },
+            UpdateExpression: 'SET lk = :tx, lt = :t0',
+            ConditionExpression: 'attribute_not_exists(lk) OR lk = :tx',
+            ExpressionAttributeValues: { ':tx': context.tx, ':t0': context.startedAt },
+          }),
+        );
+        return;
+      } catch (err) {
+        if (!isConditionalCheckFailed(err)) throw err;
+      }
+      const out = await this.client.send(new GetCommand({ TableName: this.table, Key: { pk: home, sk: LOCK_SK }, ConsistentRead: true }));
+      const holder = out.Item?.lk as string | undefined;
+      if (holder === undefined || holder === context.tx) continue;
+      await this.resolveLock(context, home, holder, attempt, ordered);
+    }
+  }
+
+  /**
+   * Deals with a lock another transaction holds: an aborted (or vanished) holder is cleaned up and
+   * its lock released; a committed one is rolled forward once its own roll-forward had `lockWaitMs`
+   * (earlier, its late writes could overwrite ours); a pending one past `txTimeoutMs` is aborted;
+   * otherwise the caller waits, up to `lockWaitMs` (wait-die for a lock taken out of order).
+   */
+  private async resolveLock(context: TxContext, home: string, holder: string, attempt: number, ordered: boolean): Promise<void> {
+    const record = await this.txLog.record(holder);
+    const now = this.clock().getTime();
+    if (!record || record.status === 'aborted') {
+      await this.cleanupAborted(holder, false);
+      await this.releaseLocks(holder, [home]);
       return;
     }
-    if (holder.status === 'committed') return;
-    if (this.clock().getTime() - Date.parse(holder.startedAt) > this.txTimeoutMs) {
-      await this.txLog.abort(blocker.tx);
+    if (record.status === 'committed') {
+      if (record.finalised || now - Date.parse(record.committedAt ?? record.startedAt) > this.lockWaitMs) {
+        await this.rollForward(holder);
+        await this.releaseLocks(holder, [home]);
+        return;
+      }
+    } else if (now - Date.parse(record.startedAt) > this.txTimeoutMs) {
+      await this.txLog.abort(holder);
       return;
+    } else {
+      // Wait-die for a lock taken out of key order: a younger transaction gives up at once, so two
+      // transactions that each hold what the other needs cannot wait for each other.
+      const younger = context.startedAt > record.startedAt || (context.startedAt === record.startedAt && context.tx > holder);
+      if (!ordered && younger) throw new StoreConflictError('A resource of this commit is being written by another transaction');
     }
-    const ref = `${blocker.rt}/${blocker.rid}`;
-    // Wait-die: a multi-resource transaction younger than the holder gives up at once, so two
-    // transactions that each hold what the other needs cannot wait for each other.
-    const younger = context.startedAt > holder.startedAt || (context.startedAt === holder.startedAt && context.tx > holder.tx);
-    if (context.multi && younger) throw new StoreConflictError(`${ref} is being written by another transaction`);
-    if (Date.now() > context.deadline) throw new StoreConflictError(`${ref} stayed locked by transaction ${blocker.tx} for ${this.lockWaitMs} ms`);
+    if (Date.now() > context.deadline) throw new StoreConflictError(`A resource of this commit stayed locked by transaction ${holder} for ${this.lockWaitMs} ms`);
     await sleep(backoffMs(attempt, 10, 250));
+  }
+
+  private async releaseLocks(tx: string, homes: readonly string[]): Promise<void> {
+    await mapLimit(homes, this.concurrency, async (home) => {
+      try {
+        await this.client.send(
+          new DeleteCommand({
+            TableName: this.table,
+            Key: { pk: home, sk: LOCK_SK },
+            ConditionExpression: 'lk = :tx',
+            ExpressionAttributeValues: { ':tx': tx },
+          }),
+        );
+      } catch (err) {
+        if (!isConditionalCheckFailed(err)) throw err;
+      }
+    });
+  }
+
+  /** The next version of one resource, or its content found unchanged (the lock is held: the head is settled). */
+  private claim(context: TxContext, entry: PreparedEntry, head: HeadItem | undefined, versions: ReadonlyMap<string, Item>): Claim {
+    const pk = resourcePk(entry.type, entry.id);
+    const prev = head ? (versions.get(itemKey(pk, versionSk(head.v))) as VersionItem | undefined) : undefined;
+    if (head && !prev) throw new StoreConflictError(`${entry.ref}: version ${head.v} is missing`);
+    if (head && prev && head.h === entry.hash) return { kind: 'unchanged', current: prev };
+    const version = (head?.v ?? 0) + 1;
+    let lastUpdated = context.startedAt;
+    // lastUpdated never goes back within one resource's history, even when transactions overlap.
+    if (head && lastUpdated <= head.lu) lastUpdated = new Date(Date.parse(head.lu) + 1).toISOString();
+    const stored: StoredResource = {
+      ...entry.resource,
+      meta: { ...entry.resource.meta, versionId: String(version), lastUpdated },
+    };
+    const item: VersionItem = {
+      pk,
+      sk: versionSk(version),
+      rt: entry.type,
+      rid: entry.id,
+      v: version,
+      tx: context.tx,
+      pend: context.tx,
+      lu: lastUpdated,
+      h: entry.hash,
+      hm: entry.home,
+      ...encodeBody(entry.ref, JSON.stringify(stored)),
+    };
+    return { kind: 'claimed', item, stored, prev };
+  }
+
+  /**
+   * The uncommitted writes, in two rounds: versions, index entries and events first; heads and
+   * current versions after, so a head or current copy naming this transaction always has its
+   * version item (which `restore` works from).
+   */
+  private async writePending(tx: string, claims: readonly Claim[], events: readonly StudyDataChanged[]): Promise<void> {
+    const first: WriteRequest[] = [];
+    const second: WriteRequest[] = [];
+    const moved: { pk: string; sk: string }[] = [];
+    for (const claim of claims) {
+      if (claim.kind !== 'claimed') continue;
+      const { item, prev } = claim;
+      first.push({ PutRequest: { Item: { ...item } } });
+      const head: HeadItem = { pk: item.pk, sk: HEAD_SK, v: item.v, h: item.h, tx, lu: item.lu, hm: item.hm };
+      second.push({ PutRequest: { Item: { ...head } } });
+      if (isSubjectHome(item.hm)) second.push({ PutRequest: { Item: { ...currentOf(item, true) } } });
+      if (prev && prev.hm !== item.hm && isSubjectHome(prev.hm)) moved.push({ pk: prev.hm, sk: currentSk(prev.rt, prev.rid) });
+    }
+    for (const claim of claims) {
+      if (claim.kind !== 'claimed') continue;
+      for (const key of this.entriesOf(claim.item, claim.stored)) first.push({ PutRequest: { Item: { ...key } } });
+    }
+    for (const event of events) first.push({ PutRequest: { Item: { ...this.eventItem(tx, event) } } });
+    await batchWriteAll(this.client, this.table, first, this.concurrency);
+    await batchWriteAll(this.client, this.table, second, this.concurrency);
+    await mapLimit(moved, this.concurrency, async (key) => {
+      await this.client.send(new UpdateCommand({ TableName: this.table, Key: key, UpdateExpression: 'SET mv = :tx', ExpressionAttributeValues: { ':tx': tx } }));
+    });
   }
 
   /** Aborts a failed transaction and removes its writes; reports the final status (or pending when that failed too). */
@@ -583,21 +811,138 @@ export class DynamoStudyStore implements StudyStore {
     }
   }
 
-  private async cleanupAborted(tx: string): Promise<void> {
+  /**
+   * Removes what an aborted transaction wrote and restores the heads and current versions it
+   * changed, then releases its locks. `finalise: false` (a writer taking over a lock) leaves the
+   * record open for the sweep, which runs this again and finds nothing left.
+   */
+  private async cleanupAborted(tx: string, finalise = true): Promise<void> {
     const manifest = await this.txLog.manifest(tx);
-    await mapLimit(manifest.resources, this.concurrency, async (ref) => {
-      const [type = '', id = ''] = ref.split('/');
-      // An uncommitted version is always the newest item: nobody claims above one.
-      const top = await this.topVersion(resourcePk(type, id));
-      if (top?.tx === tx && top.pend) await this.removeVersion(top);
-    });
+    if (await this.holdsAll(tx, manifest.homes ?? [])) {
+      await this.restoreLocked(tx, manifest.resources);
+    } else {
+      await mapLimit(manifest.resources, this.concurrency, (ref) => this.restore(tx, ref));
+    }
     await batchWriteAll(
       this.client,
       this.table,
       manifest.events.map((eventId) => ({ DeleteRequest: { Key: { pk: eventPk(eventId), sk: `TX#${tx}` } } })),
       this.concurrency,
     );
-    await this.txLog.finalise(tx);
+    if (finalise) await this.txLog.finalise(tx);
+    await this.releaseLocks(tx, manifest.homes ?? []);
+  }
+
+  /** Whether the transaction still holds every one of these locks (then nobody else writes there). */
+  private async holdsAll(tx: string, homes: readonly string[]): Promise<boolean> {
+    const locks = await batchGetAll(
+      this.client,
+      this.table,
+      homes.map((pk) => ({ pk, sk: LOCK_SK })),
+      this.concurrency,
+    );
+    return homes.every((pk) => locks.get(itemKey(pk, LOCK_SK))?.lk === tx);
+  }
+
+  /**
+   * `restore` for every resource of an aborted transaction that still holds its locks, in batches:
+   * the heads and the versions they can name read with BatchGetItem, the restored heads and current
+   * copies and the index deletions written blind (the locks keep everyone else out), and the
+   * uncommitted versions deleted last, so a crash halfway can be retried from them.
+   */
+  private async restoreLocked(tx: string, refs: readonly string[]): Promise<void> {
+    const heads = await batchGetAll(
+      this.client,
+      this.table,
+      refs.map((ref) => ({ pk: refPk(ref), sk: HEAD_SK })),
+      this.concurrency,
+    );
+    const headOf = (ref: string): HeadItem | undefined => heads.get(itemKey(refPk(ref), HEAD_SK)) as HeadItem | undefined;
+    // The version this transaction wrote is the head's (when its head write landed) or the one after it.
+    const candidates = refs.flatMap((ref) => {
+      const head = headOf(ref);
+      const numbers = head ? [head.v - 1, head.v, head.v + 1].filter((v) => v > 0) : [1];
+      return numbers.map((v) => ({ pk: refPk(ref), sk: versionSk(v) }));
+    });
+    const versions = await batchGetAll(this.client, this.table, candidates, this.concurrency);
+    const restores: WriteRequest[] = [];
+    const removals: WriteRequest[] = [];
+    for (const ref of refs) {
+      const pk = refPk(ref);
+      const head = headOf(ref);
+      const at = (v: number): VersionItem | undefined => (v > 0 ? (versions.get(itemKey(pk, versionSk(v))) as VersionItem | undefined) : undefined);
+      const mine = [at((head?.v ?? 0) + 1), head ? at(head.v) : undefined].find((item) => item?.tx === tx && item.pend !== undefined);
+      if (!mine && head?.tx !== tx) continue;
+      const base = at((mine?.v ?? head?.v ?? 1) - 1);
+      restores.push(
+        base
+          ? { PutRequest: { Item: { pk, sk: HEAD_SK, v: base.v, h: base.h, tx: base.tx, lu: base.lu, hm: base.hm } } }
+          : { DeleteRequest: { Key: { pk, sk: HEAD_SK } } },
+      );
+      if (base && isSubjectHome(base.hm)) restores.push({ PutRequest: { Item: { ...currentOf(base, false) } } });
+      if (mine && isSubjectHome(mine.hm) && mine.hm !== base?.hm) restores.push({ DeleteRequest: { Key: { pk: mine.hm, sk: currentSk(mine.rt, mine.rid) } } });
+      if (mine) {
+        for (const key of this.entriesOf(mine, this.decode(mine))) restores.push({ DeleteRequest: { Key: { ...key } } });
+        removals.push({ DeleteRequest: { Key: { pk: mine.pk, sk: mine.sk } } });
+      }
+    }
+    await batchWriteAll(this.client, this.table, restores, this.concurrency);
+    await batchWriteAll(this.client, this.table, removals, this.concurrency);
+  }
+
+  /**
+   * Undoes an aborted transaction's writes to one resource: its head and current copies go back to
+   * the committed version (every write conditional on still naming the transaction), and its
+   * uncommitted version goes last, so a crash halfway can be retried from it.
+   */
+  private async restore(tx: string, ref: string): Promise<void> {
+    const pk = refPk(ref);
+    const top = await this.topVersion(pk);
+    let mine: VersionItem | undefined;
+    let base: VersionItem | undefined;
+    if (top && top.tx === tx && top.pend) {
+      mine = top;
+      base = top.v > 1 ? await this.getVersion(pk, top.v - 1) : undefined;
+    } else if (top?.pend && !(await this.txLog.isCommitted(top.tx))) {
+      // Another transaction's version is on top: it took the lock after this one was cleaned up.
+      return;
+    } else {
+      base = top;
+    }
+    const head = (await this.client.send(new GetCommand({ TableName: this.table, Key: { pk, sk: HEAD_SK }, ConsistentRead: true }))).Item as HeadItem | undefined;
+    const guarded = { ConditionExpression: 'tx = :tx', ExpressionAttributeValues: { ':tx': tx } };
+    const conditional = async (command: PutCommand | DeleteCommand | UpdateCommand): Promise<void> => {
+      try {
+        await this.client.send(command as PutCommand);
+      } catch (err) {
+        if (!isConditionalCheckFailed(err)) throw err;
+      }
+    };
+    if (head?.tx === tx) {
+      await conditional(
+        base
+          ? new PutCommand({ TableName: this.table, Item: { pk, sk: HEAD_SK, v: base.v, h: base.h, tx: base.tx, lu: base.lu, hm: base.hm }, ...guarded })
+          : new DeleteCommand({ TableName: this.table, Key: { pk, sk: HEAD_SK }, ...guarded }),
+      );
+    }
+    const homes = new Set([mine?.hm, base?.hm, head?.hm].filter((h): h is string => h !== undefined && isSubjectHome(h)));
+    const [type = '', id = ''] = ref.split('/');
+    for (const home of homes) {
+      const key = { pk: home, sk: currentSk(type, id) };
+      const current = (await this.client.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }))).Item as CurrentItem | undefined;
+      if (current?.tx === tx) {
+        await conditional(
+          base && base.hm === home
+            ? new PutCommand({ TableName: this.table, Item: { ...currentOf(base, false) }, ...guarded })
+            : new DeleteCommand({ TableName: this.table, Key: key, ...guarded }),
+        );
+      } else if (current?.mv === tx) {
+        await conditional(
+          new UpdateCommand({ TableName: this.table, Key: key, UpdateExpression: 'REMOVE mv', ConditionExpression: 'mv = :tx', ExpressionAttributeValues: { ':tx': tx } }),
+        );
+      }
+    }
+    if (mine) await this.removeVersion(mine);
   }
 
   /** Removes an uncommitted version: its index entries first, so a crash halfway can be retried from the version item. */
@@ -622,14 +967,19 @@ export class DynamoStudyStore implements StudyStore {
     tx: string,
     claimed: readonly { readonly item: VersionItem; readonly prev?: VersionItem }[],
     eventIds: readonly string[],
+    homes: readonly string[],
+    manifestSortKeys?: readonly string[],
   ): Promise<void> {
     const writes: WriteRequest[] = [];
     for (const { item, prev } of claimed) {
       const finished: Item = { ...item };
       delete finished.pend;
-      // Committed versions never change again, so a blind re-put without the marker is safe and batchable.
+      // Committed versions never change again, so a blind re-put without the marker is safe and batchable;
+      // the current copy is ours alone while the lock is held.
       writes.push({ PutRequest: { Item: finished } });
+      if (isSubjectHome(item.hm)) writes.push({ PutRequest: { Item: { ...currentOf(item, false) } } });
       if (prev) for (const key of this.entriesOf(prev, this.decode(prev))) writes.push({ DeleteRequest: { Key: { ...key } } });
+      if (prev && prev.hm !== item.hm && isSubjectHome(prev.hm)) writes.push({ DeleteRequest: { Key: { pk: prev.hm, sk: currentSk(prev.rt, prev.rid) } } });
     }
     await batchWriteAll(this.client, this.table, writes, this.concurrency);
     await mapLimit(eventIds, this.concurrency, async (eventId) => {
@@ -647,7 +997,9 @@ export class DynamoStudyStore implements StudyStore {
         if (!isConditionalCheckFailed(err)) throw err;
       }
     });
-    await this.txLog.finalise(tx);
+    // Finalised before the locks go: a lock of a finalised transaction is released by whoever meets it.
+    await this.txLog.finalise(tx, manifestSortKeys);
+    await this.releaseLocks(tx, homes);
   }
 
   private eventItem(tx: string, event: StudyDataChanged): EventItem {
@@ -883,4 +1235,27 @@ function shardOf(eventId: string, shards: number): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return (hash >>> 0) % shards;
+}
+
+/** The partition of a manifest reference `Type/id`. */
+function refPk(ref: string): string {
+  const [type = '', id = ''] = ref.split('/');
+  return resourcePk(type, id);
+}
+
+/** The current copy of a version in its subject's partition (its home), marked pending or not. */
+function currentOf(item: VersionItem, pending: boolean): CurrentItem {
+  return {
+    pk: item.hm,
+    sk: currentSk(item.rt, item.rid),
+    rt: item.rt,
+    rid: item.rid,
+    v: item.v,
+    tx: item.tx,
+    lu: item.lu,
+    h: item.h,
+    ...(item.b !== undefined ? { b: item.b } : {}),
+    ...(item.bz !== undefined ? { bz: item.bz } : {}),
+    ...(pending ? { pend: item.tx } : {}),
+  };
 }

@@ -111,6 +111,12 @@ export interface StudyStore {
    * store without it is counted page by page.
    */
   count?(query: StoreQuery): Promise<number>;
+  /**
+   * The current versions of every resource in a subject's patient compartment (the Patient
+   * included), in no particular order, without resources of uncommitted transactions. Optional: a
+   * store without it is read type by type through `search` (see `loadSubjectRecords`).
+   */
+  loadSubject?(patient: string): Promise<StoredResource[]>;
   /** Outbox events not yet acknowledged, oldest first. */
   pendingEvents(limit: number): Promise<StudyDataChanged[]>;
   ackEvent(eventId: string): Promise<void>;

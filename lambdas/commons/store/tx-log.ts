@@ -12,7 +12,8 @@ import { STUDY_GSI } from './tables.js';
  * - `TX`: status `st`, start `t0`, claimed versions `vers` (after commit); while the transaction is
  *   not finalised it sits in the sparse GSI partition `OPENTX` (sorted by start) for the sweep.
  * - `M#{nnnn}`: manifest chunks, written before any other item of the transaction: the resources
- *   (`Type/id`) it may write and the event ids it writes, so a sweep can find everything.
+ *   (`Type/id`) it may write, the event ids it writes and the home partitions it locks, so a sweep
+ *   can find everything.
  */
 
 /** State of a transaction. */
@@ -25,6 +26,8 @@ export interface TxRecord {
   readonly startedAt: string;
   /** Claimed version per manifest resource, 0 where nothing was written; set at commit. */
   readonly versions?: readonly number[];
+  /** When the commit write landed (committed records only). */
+  readonly committedAt?: string;
   readonly finalised: boolean;
 }
 
@@ -33,6 +36,8 @@ export interface TxManifest {
   /** `Type/id` of each resource the transaction may write a version of. */
   readonly resources: readonly string[];
   readonly events: readonly string[];
+  /** Home partitions whose lock the transaction takes (see `dynamo-study-store.ts`). */
+  readonly homes?: readonly string[];
 }
 
 /** Settings of the log. */
@@ -55,6 +60,7 @@ interface RecordItem {
   st: TxStatus;
   t0: string;
   vers?: string;
+  tc?: string;
   fin?: string;
 }
 
@@ -90,8 +96,10 @@ export class TxLog {
    * @param tx - Transaction id.
    * @param startedAt - ISO start time.
    * @param manifest - What the transaction may write.
+   * @returns The manifest items' sort keys (for `finalise`).
    */
-  public async begin(tx: string, startedAt: string, manifest: TxManifest): Promise<void> {
+  public async begin(tx: string, startedAt: string, manifest: TxManifest): Promise<string[]> {
+    const sortKeys: string[] = [];
     const requests: WriteRequest[] = [
       {
         PutRequest: {
@@ -99,9 +107,10 @@ export class TxLog {
         },
       },
     ];
-    const all = [...manifest.resources.map((r) => ({ r })), ...manifest.events.map((e) => ({ e }))];
+    const all = [...manifest.resources.map((r) => ({ r })), ...manifest.events.map((e) => ({ e })), ...(manifest.homes ?? []).map((l) => ({ l }))];
     for (let i = 0, chunk = 0; i < all.length; i += MANIFEST_CHUNK, chunk++) {
       const part = all.slice(i, i + MANIFEST_CHUNK);
+      sortKeys.push(`M#${String(chunk).padStart(6, '0')}`);
       requests.push({
         PutRequest: {
           Item: {
@@ -109,11 +118,26 @@ export class TxLog {
             sk: `M#${String(chunk).padStart(6, '0')}`,
             r: part.flatMap((p) => ('r' in p ? [p.r] : [])),
             e: part.flatMap((p) => ('e' in p ? [p.e] : [])),
+            l: part.flatMap((p) => ('l' in p ? [p.l] : [])),
           },
         },
       });
     }
     await batchWriteAll(this.client, this.table, requests, this.options.concurrency);
+    return sortKeys;
+  }
+
+  /**
+   * Adds home partitions to the manifest, before the transaction locks them.
+   * @param tx - Transaction id.
+   * @param homes - Home partition keys.
+   * @returns The sort key of the manifest item written (none when there were no homes).
+   */
+  public async addHomes(tx: string, homes: readonly string[]): Promise<string[]> {
+    if (homes.length === 0) return [];
+    const sk = `M#L${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
+    await batchWriteAll(this.client, this.table, [{ PutRequest: { Item: { pk: txPk(tx), sk, r: [], e: [], l: [...homes] } } }], 1);
+    return [sk];
   }
 
   /**
@@ -186,6 +210,7 @@ export class TxLog {
       status: item.st,
       startedAt: item.t0,
       versions: item.vers === undefined ? undefined : item.vers === '' ? [] : item.vers.split(',').map(Number),
+      ...(item.tc === undefined ? {} : { committedAt: item.tc }),
       finalised: item.fin !== undefined,
     };
   }
@@ -209,21 +234,24 @@ export class TxLog {
   public async manifest(tx: string): Promise<TxManifest> {
     const resources: string[] = [];
     const events: string[] = [];
+    const homes: string[] = [];
     for await (const item of this.manifestItems(tx)) {
       resources.push(...((item.r as string[] | undefined) ?? []));
       events.push(...((item.e as string[] | undefined) ?? []));
+      homes.push(...((item.l as string[] | undefined) ?? []));
     }
-    return { resources, events };
+    return { resources, events, homes: [...new Set(homes)] };
   }
 
   /**
    * Marks the transaction done: drops the manifest, takes the record out of `OPENTX` and lets TTL
    * remove it later. Call only when no item of the transaction carries a pending marker any more.
    * @param tx - Transaction id.
+   * @param manifestSortKeys - The manifest items' sort keys when the caller wrote them itself (saves reading them).
    */
-  public async finalise(tx: string): Promise<void> {
-    const keys: WriteRequest[] = [];
-    for await (const item of this.manifestItems(tx)) keys.push({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } });
+  public async finalise(tx: string, manifestSortKeys?: readonly string[]): Promise<void> {
+    const keys: WriteRequest[] = (manifestSortKeys ?? []).map((sk) => ({ DeleteRequest: { Key: { pk: txPk(tx), sk } } }));
+    if (!manifestSortKeys) for await (const item of this.manifestItems(tx)) keys.push({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } });
     await batchWriteAll(this.client, this.table, keys, this.options.concurrency);
     const now = this.options.clock();
     try {

@@ -86,10 +86,13 @@ describe('DynamoStudyStore: atomic commits', () => {
     expect(again.every((r) => r.status === 'unchanged')).toBe(true);
   });
 
+  // 1,000 resources committed, crashed, read back and swept or rolled forward: on two shared cores
+  // this can take longer than the default 30 s, hence the explicit timeouts below.
   it.each([
-    ['while claiming versions', 500],
-    ['while writing index entries', 1_100],
-  ])('leaves nothing visible after a crash %s, and the sweep removes it', async (_phase, crashAt) => {
+    // Write calls of one commit: 1 the record and manifest, 2 the lock, then versions (40 calls), index entries, heads.
+    ['while writing versions', 6],
+    ['while writing index entries', 200],
+  ])('leaves nothing visible after a crash %s, and the sweep removes it', { timeout: 120_000 }, async (_phase, crashAt) => {
     // Prepare
     const prefix = `crash${crashAt}`;
     const patientId = `S-CRASH${crashAt}`;
@@ -128,7 +131,7 @@ describe('DynamoStudyStore: atomic commits', () => {
   it.each([
     ['right after the commit record', 0],
     ['halfway through the roll-forward', 20],
-  ])('shows everything after a crash %s, and roll-forward completes it', async (_phase, extraWrites) => {
+  ])('shows everything after a crash %s, and roll-forward completes it', { timeout: 120_000 }, async (_phase, extraWrites) => {
     // Prepare
     const prefix = `rf${extraWrites}`;
     const patientId = `S-ROLLFWD${extraWrites}`;
