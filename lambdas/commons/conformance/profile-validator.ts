@@ -1,4 +1,4 @@
-import { evalFhirPathTyped, toTypedValue } from '@medplum/core';
+import { evalFhirPathTyped, parseFhirPath, toTypedValue } from '@medplum/core';
 import type { Coding, ElementDefinition, OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
 
 /** What the validator needs from the loaded conformance resources. */
@@ -186,10 +186,11 @@ export class ProfileValidator {
         const severity = c.severity === 'warning' ? 'warning' : 'error';
         try {
           const type = n.type ?? element.type?.[0]?.code ?? 'BackboneElement';
-          const input = n.value === resource ? toTypedValue(resource) : { type, value: n.value };
-          const result = evalFhirPathTyped(c.expression, [input], {
-            resource: toTypedValue(resource),
-            rootResource: toTypedValue(resource),
+          const typedResource = toTypedValue(resource);
+          const input = n.value === resource ? typedResource : { type, value: n.value };
+          const result = evalFhirPathTyped(parsedExpression(c.expression), [input], {
+            resource: typedResource,
+            rootResource: typedResource,
           });
           if (!result.every((r) => r.value === true)) {
             issues.push(issue('invariant', `Constraint ${c.key ?? '?'} failed: ${c.human ?? c.expression}`, path, severity));
@@ -200,6 +201,17 @@ export class ProfileValidator {
       }
     }
   }
+}
+
+/** FHIRPath expressions of the study profiles, parsed once per process (they were parsed on every call). */
+const parsedExpressions = new Map<string, ReturnType<typeof parseFhirPath>>();
+function parsedExpression(expression: string): ReturnType<typeof parseFhirPath> {
+  let atom = parsedExpressions.get(expression);
+  if (!atom) {
+    atom = parseFhirPath(expression);
+    parsedExpressions.set(expression, atom);
+  }
+  return atom;
 }
 
 function issue(code: OperationOutcomeIssue['code'], text: string, expression: string, severity: OperationOutcomeIssue['severity'] = 'error'): OperationOutcomeIssue {

@@ -14,6 +14,7 @@ import { limits } from '../limits.js';
 import { ensureDefinitions, resourceTypeNames } from './definitions.js';
 import { isBlocking } from './issues.js';
 import { collectResourceTypes, walkResource } from './typed-walk.js';
+import { validateCompiled } from './compiled/validate-compiled.js';
 
 const INTEGER_TYPES = new Set(['integer', 'positiveInt', 'unsignedInt']);
 
@@ -110,8 +111,11 @@ function walk(
 
 /**
  * Validates a resource (Bundles and contained resources included) against base FHIR R4, with no
- * profiles and no terminology server: @medplum/core's validateResource plus the checks in
- * {@link extraBaseChecks}, so that the verdict agrees with the HL7 Java validator.
+ * profiles and no terminology server, so that the verdict agrees with the HL7 Java validator: the
+ * compiled validators of fhir-profiles/generated/validators (ajv standalone code from the R4 JSON
+ * schema, the R4 invariants and the project's checks in one walk, see compiled/validate-compiled.ts).
+ * A resource they reject is explained by {@link validateBaseReference} (@medplum/core's validator and
+ * {@link extraBaseChecks}), whose issues say more; the verdict stays the compiled one.
  *
  * @example
  * const issues = validateBase(parseFhirJson(body));
@@ -122,6 +126,26 @@ function walk(
  * @returns All issues; the resource is valid when none has severity error or fatal.
  */
 export function validateBase(resource: Resource, options: ValidateBaseOptions = {}): OperationOutcomeIssue[] {
+  const max = options.maxIssues ?? limits().MAX_ISSUES;
+  const compiled = validateCompiled(resource, { ...options, maxIssues: max });
+  if (!compiled.some(isBlocking)) {
+    return capIssues(compiled, max);
+  }
+  const explained = validateBaseReference(resource, options);
+  // Both reject (every public file and validator case so far): the reference's words. Should the
+  // compiled rules ever be stricter, their errors stand, so that the verdict does not depend on the explainer.
+  return explained.some(isBlocking) ? explained : capIssues([...explained, ...compiled.filter(isBlocking)], max);
+}
+
+/**
+ * The validation as it was before the compiled validators: @medplum/core's validateResource plus the
+ * checks in {@link extraBaseChecks}. Used to explain a rejection, and as the baseline that the compiled
+ * validators are compared with (test/lambdas/commons/fhir/compiled-agreement.test.ts, bench).
+ * @param resource - The parsed resource.
+ * @param options - Strictness.
+ * @returns All issues.
+ */
+export function validateBaseReference(resource: Resource, options: ValidateBaseOptions = {}): OperationOutcomeIssue[] {
   ensureDefinitions(collectResourceTypes(resource));
   const max = options.maxIssues ?? limits().MAX_ISSUES;
   // Values of the wrong JSON kind first: the validator below does per-character work on them. It then
@@ -154,10 +178,14 @@ export function validateBase(resource: Resource, options: ValidateBaseOptions = 
     };
     issues = [...shape, ...issues.slice(0, 4 * max).filter((i) => !pruned.some((p) => about(i, p)))];
   }
+  // Only errors count against the bound here: @medplum/core's warnings (a reference's target type) once
+  // filled MAX_ISSUES before these checks ran, and a Synthea bundle with 100 warnings passed unchecked.
+  const errors = issues.filter(isBlocking).length;
   try {
-    if (issues.length < max) issues.push(...extraBaseChecks(target, { ...options, maxIssues: max - issues.length }));
+    if (errors < max) issues.push(...extraBaseChecks(target, { ...options, maxIssues: max - errors }));
   } catch (err) {
     issues.push(...(normalizeOperationOutcome(err).issue ?? []));
   }
-  return capIssues(issues, max);
+  // Errors first when the list is cut, so that the cut never turns a rejection into an acceptance.
+  return capIssues(issues.length > max ? [...issues.filter(isBlocking), ...issues.filter((i) => !isBlocking(i))] : issues, max);
 }

@@ -62,7 +62,7 @@ describe('Synthea bundles', () => {
     const start = performance.now();
     let errors: string[] = [];
     for (let r = 0; r < rounds; r++) {
-      errors = bundles.flatMap((b: Resource) => validateBase(b).filter(isBlocking).map((i) => i.details?.text ?? ''));
+      errors = bundles.flatMap((b: Resource) => validateBase(b).filter((i) => isBlocking(i) && i.code !== 'too-costly').map((i) => i.details?.text ?? ''));
     }
     const seconds = (performance.now() - start) / 1000;
     // Assess
@@ -70,7 +70,8 @@ describe('Synthea bundles', () => {
       `validateBase on Synthea: ${Math.round((resources * rounds) / seconds)} resources/s (${resources} resources in ${bundles.length} bundles); definitions: ${JSON.stringify(definitionLoadStats())}`
     );
     // Synthea codes vital signs without the R4 profiles' magic LOINC codes (blood pressure 55284-4
-    // without 85354-9, oral temperature 8331-1 without 8310-5); the HL7 validator reports these too.
+    // without 85354-9, oral temperature 8331-1 without 8310-5); the HL7 validator reports these too. The
+    // explanation of a rejection may stop at MAX_ISSUES (too-costly), the vital-signs errors kept first.
     errors.forEach((t) => expect(t).toMatch(/^(Blood pressure|Body temperature) Observation: LOINC code (85354-9|8310-5) is required/));
   });
 });
