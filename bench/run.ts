@@ -2,7 +2,7 @@
  * `npm run bench`: runs each figure in its own Node process (so each reports its own peak RSS and
  * none warms up another), prints the table, and writes it with the raw samples and notes to
  * bench-results/latest.json. Options: `--only=<figure>[,<figure>]` (ingest-core, end-to-end,
- * screen-derive-predict, cold-start) and `--profile` (adds a V8 CPU profile per figure under
+ * screen-derive-predict, cold-start, store, subject-step, validation) and `--profile` (adds a V8 CPU profile per figure under
  * bench-results/profiles/ and prints its hottest functions).
  */
 import { execFile } from 'node:child_process';
@@ -16,7 +16,7 @@ import { row, type FigureOutput, type FigureRow } from './lib/figure.js';
 import { round } from './lib/stats.js';
 
 const run = promisify(execFile);
-const FIGURES = ['ingest-core', 'end-to-end', 'screen-derive-predict', 'cold-start'] as const;
+const FIGURES = ['ingest-core', 'end-to-end', 'screen-derive-predict', 'cold-start', 'store', 'subject-step', 'validation'] as const;
 const out = (text: string): boolean => process.stdout.write(`${text}\n`);
 
 async function runChild(name: string, profileDir?: string): Promise<FigureOutput> {

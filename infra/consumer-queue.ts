@@ -30,6 +30,11 @@ export interface ConsumerQueueProps {
   readonly maxReceiveCount?: number;
   /** Age of the oldest message that counts as a stuck consumer (default 15 minutes). */
   readonly maxAge?: Duration;
+  /**
+   * Only events of these origins (`detail.origin`; an event without one counts as `source`);
+   * absent: every event. The subject step takes `['source']`, so its own results never reach it.
+   */
+  readonly origins?: readonly ('source' | 'derived')[];
 }
 
 /**
@@ -74,7 +79,7 @@ export class ConsumerQueue extends Construct {
       ruleName: name,
       description: `"study data changed" events for ${props.consumer}`,
       eventBus: props.bus,
-      eventPattern: { source: [EVENT_SOURCE], detailType: [STUDY_DATA_CHANGED] },
+      eventPattern: { source: [EVENT_SOURCE], detailType: [STUDY_DATA_CHANGED], ...(props.origins ? { detail: { origin: originPattern(props.origins) } } : {}) },
       targets: [new SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
     });
     const action = new SnsAction(props.alarmTopic);
@@ -132,6 +137,16 @@ export class ConsumerQueue extends Construct {
       }),
     );
   }
+}
+
+/**
+ * The `detail.origin` matcher of the given origins: values in one array are ORed, and `source`
+ * also matches an event without the field (events written before the field existed, and writers that do not set it).
+ * @param origins - The origins to let through.
+ * @returns The pattern values.
+ */
+export function originPattern(origins: readonly ('source' | 'derived')[]): (string | { exists: false })[] {
+  return [...origins, ...(origins.includes('source') ? [{ exists: false as const }] : [])];
 }
 
 /** The reserved concurrency of a function defined in this app (undefined: none, or imported). */

@@ -30,7 +30,7 @@ export type RuntimeFiles =
 
 /** An API Gateway route of a function. */
 export interface ApiRoute {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   /** Path on the HTTP API, e.g. `/fhir/{proxy+}`. */
   readonly path: string;
   /** Why the route is open: set only for a route without the JWT authorizer. */
@@ -44,7 +44,15 @@ export type FunctionTrigger =
   | { readonly kind: 'api'; readonly routes: readonly ApiRoute[] }
   | { readonly kind: 'schedule'; readonly everyMinutes: number }
   /** "study data changed" from the bus, through its own SQS queue and DLQ (infra/consumer-queue.ts). */
-  | { readonly kind: 'study-events'; readonly batchSize: number; readonly maxReceiveCount: number };
+  | {
+      readonly kind: 'study-events';
+      readonly batchSize: number;
+      readonly maxReceiveCount: number;
+      /** Only events of these origins (`StudyDataChanged.origin`; absent counts as `source`); absent: every event. */
+      readonly origins?: readonly ('source' | 'derived')[];
+    }
+  /** CloudWatch Logs lines handed over by subscription filters that infra/audit.ts puts on the API's log groups. */
+  | { readonly kind: 'log-subscription' };
 
 /** One function. */
 export interface FunctionSpec {
@@ -163,38 +171,90 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     trigger: { kind: 'api', routes: [{ method: 'POST', path: '/fhir/Task/{id}/$settle' }] },
   },
   {
-    name: 'derive',
-    description: 'Study events: re-assigns visits, recomputes SLEDAI-2K, SRI-4..8, LLDAS and DORIS of the subject',
+    name: 'subject-step',
+    description: 'Source study events: per subject, one load of the record, derive (visits, SLEDAI-2K, SRI-4..8, LLDAS, DORIS), screen, predict, one commit',
     memoryMb: 1024,
-    // A subject is a few hundred resources: read, derive, write in a few seconds; 60 s leaves room for retries.
+    // A subject is a few hundred resources: one read, three pure stages, one commit in a few seconds;
+    // a batch of 10 runs 4 subjects at a time, and 60 s leaves room for the store's retries.
     timeoutSeconds: 60,
     // 72 subjects; 5 in parallel keep the write rate modest and rarely contend on one subject.
     reservedConcurrency: 5,
-    // A changed score is itself a study event (screening reads the SLEDAI-2K).
-    access: { study: 'readWrite', publishEvents: true },
+    // Puts its one `derived` event per commit (subscribers), and sends the recruitment alerts.
+    access: { study: 'readWrite', publishEvents: true, publishAlerts: true },
     runtimeFiles: ['fhir-profiles'],
-    trigger: { kind: 'study-events', batchSize: 10, maxReceiveCount: 5 },
+    // Its own `derived` events never reach it: a changed score does not send the subject round again.
+    trigger: { kind: 'study-events', batchSize: 10, maxReceiveCount: 5, origins: ['source'] },
   },
   {
-    name: 'screen',
-    description: 'Study events: re-screens the patient against the eligibility criteria, alerts the recruitment team on a change',
-    memoryMb: 1024,
-    timeoutSeconds: 60,
-    // The first population screen runs as `npm run screen`; events after it are a trickle.
-    reservedConcurrency: 5,
-    access: { study: 'readWrite', publishAlerts: true },
+    name: 'subscriptions',
+    description: 'POST, GET, DELETE /fhir/Subscription..., $status, $events: topic-based Subscriptions (R4 backport), the handshake on creation',
+    memoryMb: 512,
+    timeoutSeconds: API_TIMEOUT_SECONDS,
+    // A few FHIR apps subscribe now and then.
+    reservedConcurrency: 2,
+    // Stores the Subscription (study table); its ledger table is granted by infra/subscriptions.ts.
+    access: { study: 'readWrite' },
     runtimeFiles: ['fhir-profiles'],
-    trigger: { kind: 'study-events', batchSize: 10, maxReceiveCount: 5 },
+    trigger: {
+      kind: 'api',
+      routes: [
+        { method: 'POST', path: '/fhir/Subscription' },
+        { method: 'GET', path: '/fhir/Subscription' },
+        // Read, $status and $events: more specific than serve's GET /fhir/{proxy+}, so API Gateway sends them here.
+        { method: 'GET', path: '/fhir/Subscription/{proxy+}' },
+        { method: 'POST', path: '/fhir/Subscription/{proxy+}' },
+        { method: 'DELETE', path: '/fhir/Subscription/{id}' },
+      ],
+    },
   },
   {
-    name: 'predict',
-    description: 'Study events: recomputes the subject\'s week-48 SRI-4 response prediction with the active model',
-    memoryMb: 1024,
+    name: 'notify',
+    description: 'Study events (source and derived) and a schedule: matches changes to the subscription topics, records numbered notifications, delivers them with retries; heartbeats',
+    memoryMb: 512,
+    // One event's notifications, each POST bounded by its subscription's timeout (30 s at most).
     timeoutSeconds: 60,
-    // One prediction per subject and event, a few reads and one write.
-    reservedConcurrency: 5,
+    // Two in parallel (SQS needs at least 2); a subscription's lease keeps its deliveries in order.
+    reservedConcurrency: 2,
+    // Reads the changed resources and sets a failing Subscription's status; its ledger table via infra/subscriptions.ts.
     access: { study: 'readWrite' },
     runtimeFiles: ['fhir-profiles'],
     trigger: { kind: 'study-events', batchSize: 10, maxReceiveCount: 5 },
+  },
+  {
+    name: 'audit',
+    description: 'The audit trail: commits the API functions\' access records (and the gateway\'s own 401/403) as BALP AuditEvents',
+    memoryMb: 256,
+    // A batch of log lines is one store commit of at most a few hundred small AuditEvents.
+    timeoutSeconds: 30,
+    // Bursts follow API traffic; 2 keep the write rate modest, and a throttled batch is retried by Lambda.
+    reservedConcurrency: 2,
+    // Writes AuditEvents only; its DLQ and subscriptions are wired by infra/audit.ts.
+    access: { study: 'readWrite' },
+    runtimeFiles: [],
+    trigger: { kind: 'log-subscription' },
+  },
+  {
+    name: 'export',
+    description: 'FHIR Bulk Data export: GET /fhir/$export, /fhir/Patient/$export, /fhir/Group/{id}/$export, the status URL (poll, DELETE); and the worker (its SQS queue) writing NDJSON to S3',
+    // The worker holds one NDJSON part (10,000 resources) before its PutObject, and the analysis dataset's rows.
+    memoryMb: 1024,
+    // The worker's: it runs a job until 2 minutes before this, then resumes from its checkpoint. The API
+    // requests of the same function answer in milliseconds (API Gateway would cut them at 30 s anyway).
+    timeoutSeconds: 900,
+    // A few statisticians export now and then; each job is one worker at a time.
+    reservedConcurrency: 2,
+    // Reads the study store; the jobs table, bucket and queue are granted by infra/bulk.ts.
+    access: { study: 'read' },
+    runtimeFiles: ['fhir-profiles'],
+    trigger: {
+      kind: 'api',
+      routes: [
+        { method: 'GET', path: '/fhir/$export' },
+        { method: 'GET', path: '/fhir/Patient/$export' },
+        { method: 'GET', path: '/fhir/Group/{id}/$export' },
+        { method: 'GET', path: '/fhir/bulk-status/{id}' },
+        { method: 'DELETE', path: '/fhir/bulk-status/{id}' },
+      ],
+    },
   },
 ];

@@ -28,11 +28,11 @@ export function acknowledgeFunction(fn: NodejsFunction, spec: FunctionSpec, rese
       ? 'Invoked synchronously by API Gateway: a Lambda DLQ only applies to asynchronous invocations; the caller gets the error (an OperationOutcome or a 5xx) and the Errors alarm fires.'
       : spec.trigger.kind === 'schedule'
         ? 'Invoked by a schedule with an empty event: a failed run has nothing worth keeping, the next run repeats its work, and the Errors alarm fires.'
-        : 'Invoked by an SQS event source mapping: failed messages go to the queue\'s own DLQ (redrive policy), which is alarmed; a Lambda DLQ does not apply.';
-  Validations.of(fn).acknowledge(
-    { id: 'HIPAA.Security-LambdaDLQ', reason: dlqReason },
-    { id: 'HIPAA.Security-LambdaInsideVPC', reason: NO_VPC_REASON },
-  );
+        : spec.trigger.kind === 'study-events'
+          ? 'Invoked by an SQS event source mapping: failed messages go to the queue\'s own DLQ (redrive policy), which is alarmed; a Lambda DLQ does not apply.'
+          : undefined; // log-subscription: invoked asynchronously, so it has a real DLQ (infra/audit.ts) and nothing to acknowledge
+  if (dlqReason) Validations.of(fn).acknowledge({ id: 'HIPAA.Security-LambdaDLQ', reason: dlqReason });
+  Validations.of(fn).acknowledge({ id: 'HIPAA.Security-LambdaInsideVPC', reason: NO_VPC_REASON });
   if (reservedConcurrency === 0) {
     Validations.of(fn).acknowledge({
       id: 'HIPAA.Security-LambdaConcurrency',

@@ -28,9 +28,13 @@ import { bundlingOptions, FHIR_PROFILES_DIR } from './bundling.js';
 import type { InfraConfig } from './config.js';
 import { resourcePrefix } from './config.js';
 import { ConsumerQueue } from './consumer-queue.js';
+import { AppHosting } from './app-hosting.js';
 import type { FunctionSpec } from './functions.js';
 import { acknowledgeFunction, acknowledgePublicRoute } from './nag.js';
 import { studyTable as studyTableOf } from './tables.js';
+import { SubscriptionDelivery } from './subscriptions.js';
+import { BulkExport } from './bulk.js';
+import { StudyAudit } from './audit.js';
 
 /** Where the stack's log groups live; the logs key serves these and nothing else. */
 const LOG_GROUP_PREFIXES = ['/aws/lambda/', '/aws/apigateway/'] as const;
@@ -150,8 +154,26 @@ export class StudyStack extends Stack {
       functions.set(spec.name, this.deploy(spec, props));
     }
     this.functions = functions;
+    // A feature's own resources come with its functions: a stack of some functions only (test/ship bundles
+    // a subset) leaves them out, while a feature with part of its functions is a mistake and fails the synth.
+    if (hasFeature(functions, 'Topic-based Subscriptions', ['subscriptions', 'notify'])) {
+      new SubscriptionDelivery(this, 'SubscriptionDelivery', { prefix: this.prefix, key: studyKey, functions });
+    }
+    if (hasFeature(functions, 'Bulk export', ['export'])) {
+      new BulkExport(this, 'BulkExport', { prefix: this.prefix, key: studyKey, functions, alarmTopic: this.opsTopic });
+    }
 
     this.api = this.httpApi(config, [...functions.values()]);
+    // The study app (issue 16): S3 behind CloudFront, the API same-origin under /fhir/*; app/dist deployed when built.
+    new AppHosting(this, 'App', {
+      prefix: this.prefix,
+      appDir: join(props.projectRoot, 'app', 'dist'),
+      api: this.api,
+      ...(config.smartTokenEndpoint ? { tokenEndpoint: config.smartTokenEndpoint } : {}),
+    });
+    if (hasFeature(functions, 'The audit trail', ['audit'])) {
+      new StudyAudit(this, 'AuditTrail', { prefix: this.prefix, functions, alarmTopic: this.opsTopic });
+    }
 
     new CfnOutput(this, 'FhirBaseUrl', { value: `${this.api.apiEndpoint}/fhir`, description: 'FHIR base of the API' });
     new CfnOutput(this, 'StudyTableName', { value: this.studyTable.tableName });
@@ -279,9 +301,12 @@ export class StudyStack extends Stack {
           alarmTopic: this.opsTopic,
           consumerTimeout: Duration.seconds(spec.timeoutSeconds),
           maxReceiveCount: spec.trigger.maxReceiveCount,
+          ...(spec.trigger.origins ? { origins: spec.trigger.origins } : {}),
         });
         consumerQueue.attach(fn, spec.trigger.batchSize);
         break;
+      case 'log-subscription':
+        break; // the subscription filters and the function's DLQ are wired by infra/audit.ts
     }
     acknowledgeFunction(fn, spec, reserved);
     return { spec, fn, logGroup, ...(consumerQueue ? { consumerQueue } : {}) };
@@ -394,6 +419,21 @@ export class StudyStack extends Stack {
     serverErrors.addAlarmAction(new SnsAction(this.opsTopic));
     return api;
   }
+}
+
+/**
+ * Whether the stack deploys a feature: all of its functions (true), none (false), or some, which throws.
+ * @param functions - The deployed functions.
+ * @param feature - The feature, for the error.
+ * @param names - Its functions.
+ * @returns Whether to build the feature's own resources.
+ */
+function hasFeature(functions: ReadonlyMap<string, DeployedFunction>, feature: string, names: readonly string[]): boolean {
+  const missing = names.filter((name) => !functions.has(name));
+  if (missing.length > 0 && missing.length < names.length) {
+    throw new Error(`${feature} needs ${names.join(' and ')}; infra/functions.ts is missing ${missing.join(', ')}`);
+  }
+  return missing.length === 0;
 }
 
 const pascal = (name: string): string => name.replace(/(^|-)([a-z])/g, (_m, _dash, c: string) => c.toUpperCase());

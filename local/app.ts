@@ -28,8 +28,27 @@ import { deliverPendingAlerts } from '../lambdas/commons/alerts/pending.js';
 import { createReviewHandler } from '../lambdas/review/handler.js';
 import { SETTLE_ROUTE } from '../lambdas/review/settle-request.js';
 import { createServeHandler } from '../lambdas/serve/handler.js';
+import { tickSubscriptions } from '../lambdas/notify/deliver.js';
+import { createSubscriptionsHandler } from '../lambdas/subscriptions/handler.js';
+import { DynamoSubscriptionLedger } from '../lambdas/subscriptions/ledger/dynamo-ledger.js';
+import { SUBSCRIPTION_ROUTE } from '../lambdas/subscriptions/subscription-request.js';
+import { ensureAlertSubscription } from '../lambdas/commons/alerts/subscriber.js';
+import { httpAuditEdge } from '../lambdas/commons/audit/http-edge.js';
+import { LocalAuditQueue } from '../lambdas/commons/audit/local-queue.js';
+import { DynamoJobStore } from '../lambdas/commons/jobs/dynamo-job-store.js';
+import { FILE_ROUTE, LocalJobFiles } from '../lambdas/commons/jobs/local-files.js';
+import { runExport } from '../lambdas/export/core/run-export.js';
+import { authorizeDownload, isExportRoute } from '../lambdas/export/export-request.js';
+import { createExportHandler } from '../lambdas/export/handler.js';
+import { InProcessJobQueue } from '../lambdas/export/local-queue.js';
+import { exportDeps } from '../lambdas/export/root.js';
+import { runImport } from '../lambdas/import/core/run-import.js';
+import { createImportHandler } from '../lambdas/import/import-handler.js';
+import { IMPORT_ROUTE } from '../lambdas/import/import-request.js';
 import { startDynalite } from './dynalite.js';
 import { localVerifyOptions } from './keys.js';
+import { createLocalAuth, requestOrigin } from './auth/server.js';
+import { isAppPath, resolveAppDir, serveApp } from './static-app.js';
 
 /** `POST [type]/_search` and `POST [type]/$validate` go to serve, as their API routes do (infra/functions.ts). */
 const SEARCH_ROUTE = /^\/[A-Z][A-Za-z]+\/(?:_search|\$validate)$/;
@@ -46,6 +65,12 @@ export interface LocalApp {
   readonly dynamoEndpoint: string;
   /** Publishes what the outbox still holds (the relay also runs on a timer). */
   drainOutbox(): Promise<number>;
+  /** Sends the subscription notifications that are due (retries) and heartbeats (also on a timer). */
+  tickSubscriptions(): Promise<{ delivered: number; heartbeats: number }>;
+  /** Resolves once no Bulk Data job runs in the process. */
+  bulkIdle(): Promise<void>;
+  /** Resolves once every access answered so far is committed as an AuditEvent. */
+  flushAudit(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,6 +85,10 @@ export interface LocalOptions {
   readonly logger?: Logger;
   /** How often the outbox relay runs; 0 turns the timer off. */
   readonly relayIntervalMs?: number;
+  /** How often subscription retries and heartbeats run (default 1 s); 0 turns the timer off. */
+  readonly subscriptionIntervalMs?: number;
+  /** The built study app served at /app/ (default: env APP_DIR, else app/dist; see local/static-app.ts). */
+  readonly appDir?: string;
 }
 
 /** In-process delivery of study events to the local consumers, one after another. */
@@ -91,6 +120,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
     DYNAMODB_ENDPOINT: dynamo.endpoint,
     STUDY_TABLE: names.study,
     IDENTITY_TABLE: names.identity,
+    SUBSCRIPTION_TABLE: names.subscriptions,
+    // Receivers on this machine may use plain http to loopback; anywhere else a Subscription needs https.
+    SUBSCRIPTION_ALLOW_LOOPBACK_HTTP: options.env?.SUBSCRIPTION_ALLOW_LOOPBACK_HTTP ?? 'true',
   });
   const client = new DynamoDBClient({
     endpoint: dynamo.endpoint,
@@ -105,19 +137,53 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   const consumers: LocalConsumer[] = [];
   // One delivery of an event at a time, whether the ingest or the relay publishes it.
   const events = joinInFlight(new InProcessEvents(consumers));
-  const alerts = new LocalAlerts(logger, config.ALERT_WEBHOOK_URL);
-  const runtime = createRuntime({ config, store, identity, events, alerts, logger });
+  // The webhook hears the alert JSON, or (ALERT_WEBHOOK_FORMAT=fhir-subscription) is a Subscription on the recruitment topic.
+  const webhookIsSubscription = config.ALERT_WEBHOOK_FORMAT === 'fhir-subscription';
+  const alerts = new LocalAlerts(logger, webhookIsSubscription ? undefined : config.ALERT_WEBHOOK_URL, () => config.APP_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? 0}/app`);
+  const ledger = new DynamoSubscriptionLedger({ client: doc, tableName: names.subscriptions });
+  const runtime = createRuntime({ config, store, identity, events, alerts, logger, ledger });
   consumers.push(...(options.consumers ?? runtime.consumers()));
   // The source-identifier key lives beside the data, not in it: DATA_DIR/source-key, mode 0600, created on first use.
   const sourceKey = fileKeyProvider(config.SOURCE_KEY_FILE ?? join(options.dataDir, 'source-key'));
   const ingest = createIngestHandler(() => ({ ...runtime.ingest(), sourceKey }), logger);
   const serve = createServeHandler(() => runtime.serve(), logger);
-  const resolveIdentity = createIdentityHandler(() => ({ identity, store, logger, now: () => new Date() }), logger);
+  const resolveIdentity = createIdentityHandler(() => ({ identity, logger, now: () => new Date() }), logger);
   const review = createReviewHandler(() => ({ base: config.CANONICAL_BASE, store, events, logger, now: () => new Date() }), logger);
+  const subscriptionsApi = createSubscriptionsHandler(() => runtime.subscriptions(), logger);
+  // Bulk Data export: jobs on their own table, files in DATA_DIR/exports, the worker in process.
+  const jobs = new DynamoJobStore({ client: doc, tableName: names.jobs });
+  const jobFiles = new LocalJobFiles(join(options.dataDir, 'exports'));
+  const exportQueue = new InProcessJobQueue((id, timeLeft) => runExport(id, bulk.worker(timeLeft)), logger);
+  const bulk = exportDeps({ config, store, jobs, files: jobFiles, queue: exportQueue, logger });
+  const exportApi = createExportHandler(() => bulk.http, logger);
+  // Bulk import: NDJSON files under IMPORT_DIR through the ingest core, chunk by chunk, the consumers behind.
+  const importQueue = new InProcessJobQueue(async (id) => {
+    await runImport(id, { ingest: { ...runtime.ingest(), sourceKey }, events, jobs, logger, now: () => new Date() });
+    return 'completed';
+  }, logger);
+  const importApi = createImportHandler(() => ({ jobs, queue: importQueue, logger, now: () => new Date(), ...(config.IMPORT_DIR ? { importDir: config.IMPORT_DIR } : {}) }), logger);
   const verify = localVerifyOptions(options.dataDir);
+  // Every access under /fhir leaves one AuditEvent, recorded here at the edge after the answer has left
+  // (in AWS the API functions' middleware does it); committed by an in-process queue (lambdas/commons/audit/).
+  const auditQueue = new LocalAuditQueue(store, logger);
+  const auditEdge = httpAuditEdge({
+    queue: auditQueue,
+    logger,
+    claims: async (authorization) => {
+      try {
+        await verifyBearer(authorization, await verify);
+        return decodeJwt((authorization ?? '').replace(/^Bearer\s+/i, ''));
+      } catch {
+        return undefined;
+      }
+    },
+  });
+  // The study app and its local SMART authorization server (local/auth/), on the same origin as the API.
+  const appDir = resolveAppDir(options.appDir, options.env ?? process.env);
+  const auth = createLocalAuth({ dataDir: options.dataDir });
 
   const server = createServer((req, res) => {
-    route(req, res).catch((err: unknown) => {
+    auditEdge.watch(req, res).then(() => route(req, res)).catch((err: unknown) => {
       logger.error('Local server failed', { error: (err as Error).name });
       send(res, { statusCode: 500, body: JSON.stringify(outcomeOf(err)) });
     });
@@ -128,6 +194,20 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
     const body = await readBody(req, config.MAX_BODY_BYTES);
     if (body === 'too-large') {
       send(res, { statusCode: 413, body: JSON.stringify(payloadTooLarge(config.MAX_BODY_BYTES)) });
+      return;
+    }
+    if (isAppPath(url.pathname)) {
+      await serveApp(req.method ?? 'GET', url.pathname, appDir, res);
+      return;
+    }
+    if (url.pathname.startsWith('/auth/')) {
+      await auth.handle(req, url, body, res);
+      return;
+    }
+    const origin = requestOrigin(req);
+    if (url.pathname === '/fhir/.well-known/smart-configuration' && !(config.JWT_ISSUER && config.SMART_TOKEN_ENDPOINT) && origin) {
+      // No identity provider configured: discovery names the local authorization server.
+      send(res, { statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(auth.discovery(origin)) });
       return;
     }
     // Public as in infra/functions.ts: what a client reads before it has a token.
@@ -144,10 +224,29 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
     }
     const event = toEvent(req, url, body, claims);
     const path = url.pathname.replace(/^\/fhir/, '');
-    const [name, handler] = RESOLVE_ROUTE.test(path)
+    const file = FILE_ROUTE.exec(path);
+    if (file && req.method === 'GET') {
+      // A Bulk Data file (requiresAccessToken: true): streamed from DATA_DIR to the job's own client.
+      const allowed = await authorizeDownload(jobs, claims, file[1] as string, file[2] as string);
+      const opened = 'contentType' in allowed ? await jobFiles.open(file[1] as string, file[2] as string) : undefined;
+      if (!opened || !('contentType' in allowed)) {
+        send(res, { statusCode: 404, body: JSON.stringify('contentType' in allowed ? { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found' }] } : allowed) });
+        return;
+      }
+      res.writeHead(200, { 'content-type': allowed.contentType, 'content-length': String(opened.size), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+      opened.stream.pipe(res);
+      return;
+    }
+    const [name, handler] = IMPORT_ROUTE.test(path)
+      ? (['import', importApi] as const)
+      : isExportRoute(path)
+      ? (['export', exportApi] as const)
+      : RESOLVE_ROUTE.test(path)
       ? (['identity', resolveIdentity] as const)
       : SETTLE_ROUTE.test(path)
         ? (['review', review] as const)
+        : SUBSCRIPTION_ROUTE.test(path)
+        ? (['subscriptions', subscriptionsApi] as const)
         : req.method === 'POST' && !SEARCH_ROUTE.test(path)
           ? (['ingest', ingest] as const)
           : (['serve', serve] as const);
@@ -156,6 +255,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
 
   await new Promise<void>((resolve) => server.listen(options.port, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
+  if (config.ALERT_WEBHOOK_URL && webhookIsSubscription) {
+    await ensureAlertSubscription(config.ALERT_WEBHOOK_URL, config.CANONICAL_BASE, `http://127.0.0.1:${port}/fhir`, runtime.subscriptions());
+  }
   // One drain at a time: the timer's next tick joins a drain still under way.
   const drainOutbox = singleFlight(async (): Promise<number> => {
     await store.sweep();
@@ -165,15 +267,31 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   });
   const interval = options.relayIntervalMs ?? 5000;
   const timer = interval > 0 ? setInterval(() => void drainOutbox().catch(() => undefined), interval) : undefined;
+  // Subscriptions: retries that are due and heartbeats (in AWS the notifier's schedule, infra/subscriptions.ts).
+  const tickNotifier = singleFlight(() => tickSubscriptions(runtime.notify()));
+  const subscriptionInterval = options.subscriptionIntervalMs ?? 1000;
+  const subscriptionTimer = subscriptionInterval > 0 ? setInterval(() => void tickNotifier().catch(() => undefined), subscriptionInterval) : undefined;
   return {
     baseUrl: `http://127.0.0.1:${port}/fhir`,
     runtime,
     dataDir: options.dataDir,
     dynamoEndpoint: dynamo.endpoint,
     drainOutbox,
+    tickSubscriptions: tickNotifier,
+    bulkIdle: async () => {
+      await exportQueue.idle();
+      await importQueue.idle();
+    },
+    flushAudit: () => auditEdge.flush(),
     close: async () => {
       if (timer) clearInterval(timer);
+      if (subscriptionTimer) clearInterval(subscriptionTimer);
+      await tickNotifier().catch(() => undefined);
       await new Promise<void>((resolve) => closeServer(server, resolve));
+      await exportQueue.stop();
+      await importQueue.stop();
+      await auditEdge.flush().catch(() => undefined);
+      auditQueue.close();
       client.destroy();
       await dynamo.close();
     },

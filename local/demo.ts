@@ -1,50 +1,40 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
-import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { startLocal } from './app.js';
-import { signLocalToken } from './keys.js';
-import { sampleSubjectBundle } from './samples/lupus-subject.js';
+/**
+ * `npm run demo`: pushes a simulated cohort (local/demo-cohort.ts) into the running layer, waits until
+ * the layer has computed every result, and prints what it holds and a sign-in link per role.
+ *
+ * The layer must be running (`npm start`); the token is signed with DATA_DIR's local key, as
+ * `npm run token` does. `BASE_URL` (default `http://127.0.0.1:${PORT:-8080}/fhir`) picks the layer.
+ */
+import { seedDemoCohort } from './demo-cohort.js';
+import { signInLines } from './auth/links.js';
+import { resolveDataDir, signLocalToken } from './keys.js';
 
-// `npm run demo`: pushes sample bundles into a fresh in-memory layer and prints what was stored.
-const dataDir = mkdtempSync(join(tmpdir(), 'sle-fhir-demo-'));
-const app = await startLocal({ dataDir, port: 0, persist: false, relayIntervalMs: 0, logger: new Logger({ serviceName: 'demo', logLevel: 'ERROR' }) });
-const token = await signLocalToken(dataDir, 'system/*.cruds');
+const baseUrl = (process.env.BASE_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8080}/fhir`).replace(/\/+$/, '');
 
-async function fhir(path: string, body?: unknown): Promise<Resource> {
-  const res = await fetch(`${app.baseUrl}${path}`, {
-    method: body ? 'POST' : 'GET',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return (await res.json()) as Resource;
-}
-
-const bundles: [string, unknown][] = [['sample lupus subject (local codes)', sampleSubjectBundle({ patientId: 'demo-1', day0: '2024-06-03' })]];
-const synthea = resolve(import.meta.dirname, '../../shared/data/synthea');
-if (existsSync(synthea)) {
-  const file = readdirSync(synthea).find((f) => f.endsWith('.json'));
-  if (file) bundles.push(["a Synthea patient (shared/data/synthea)", JSON.parse(readFileSync(join(synthea, file), "utf8"))]);
-}
-
-for (const [name, bundle] of bundles) {
-  const response = (await fhir('', bundle)) as Bundle;
-  const statuses: Record<string, number> = {};
-  for (const entry of response.entry ?? []) {
-    const status = entry.response?.status ?? '?';
-    statuses[status] = (statuses[status] ?? 0) + 1;
+try {
+  const metadata = await fetch(`${baseUrl}/metadata`).catch(() => undefined);
+  if (!metadata?.ok) {
+    console.error(`No FHIR layer answers at ${baseUrl}. Start it first (npm start), or set BASE_URL.`);
+    process.exit(1);
   }
-  console.log(`\n${name}: ${response.type ?? response.resourceType}`, statuses);
+  const token = await signLocalToken(resolveDataDir(), 'system/*.cruds', { subject: 'demo' });
+  console.log(`Pushing a simulated cohort into ${baseUrl} (about a minute: the layer derives, screens and predicts as each bundle lands)`);
+  const started = Date.now();
+  const counts = await seedDemoCohort(baseUrl, token, {
+    completed: 8,
+    visits: [0, 4, 12, 24, 36, 48],
+    timeoutMs: 300_000,
+    log: (line) => console.log(line),
+  });
+  console.log(`\nDone in ${Math.round((Date.now() - started) / 1000)} s. The layer now holds, for these ${counts.patients} patients:`);
+  console.log(`  screening           ${Object.entries(counts.screening).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(`  research subjects   ${Object.entries(counts.researchSubjects).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(`  SRI-4 at week 48    ${Object.entries(counts.week48).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(`  predictions         ${counts.predictions}`);
+  console.log(`  open review Tasks   ${counts.openTasks}`);
+  console.log('');
+  for (const line of signInLines(new URL(baseUrl).origin)) console.log(line);
+} catch (err) {
+  console.error(`Demo failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
 }
-
-console.log('\nStored:');
-for (const type of ['Patient', 'Observation', 'Condition', 'Encounter', 'MedicationAdministration', 'MedicationRequest', 'MedicationStatement', 'Provenance']) {
-  const page = (await fhir(`/${type}?_count=1000`)) as Bundle;
-  console.log(`  ${type.padEnd(26)} ${page.entry?.length ?? 0}`);
-}
-const labs = (await fhir('/Observation?code=http://loinc.org|4485-9&_count=3')) as Bundle;
-console.log('\nA complement C3 as stored (translated from the local code C3, g/L → mg/dL):');
-console.log(JSON.stringify(labs.entry?.[0]?.resource, null, 2));
-await app.close();

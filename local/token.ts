@@ -24,8 +24,11 @@ function uselessBecause(scope: string): string | undefined {
   if (parsed.kind === 'other') {
     return scope === IDENTITY_RESOLVE_SCOPE ? undefined : 'not a SMART resource scope this server knows';
   }
-  if (parsed.context !== 'system') {
-    return `${parsed.context}/ scopes grant nothing here; use system/`;
+  if (parsed.context === 'patient') {
+    return 'patient/ scopes grant nothing here (no patient launch context); use system/ or user/';
+  }
+  if (parsed.context === 'user' && parsed.resourceType === '*') {
+    return 'a user/ wildcard grants nothing here; name the type (user/Observation.rs)';
   }
   if (parsed.restriction !== undefined) {
     return 'query-restricted scopes are not honoured yet';

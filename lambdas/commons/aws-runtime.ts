@@ -48,6 +48,6 @@ export function awsEvents(config: Config): EventsPort {
  */
 export function awsAlerts(config: Config): AlertsPort {
   return config.ALERT_TOPIC_ARN
-    ? new SnsAlerts(new SNSClient({ region: config.AWS_REGION }), config.ALERT_TOPIC_ARN)
+    ? new SnsAlerts(new SNSClient({ region: config.AWS_REGION }), config.ALERT_TOPIC_ARN, config.APP_BASE_URL)
     : { publish: () => Promise.reject(new Error('ALERT_TOPIC_ARN is not configured for this function')) };
 }

@@ -9,6 +9,22 @@ const schema = z.object({
   PUBLIC_BASE_URL: z.url().optional(),
   STUDY_TABLE: z.string().min(1).default('study'),
   IDENTITY_TABLE: z.string().min(1).default('identity'),
+  /** Bulk Data jobs (export, import). */
+  JOBS_TABLE: z.string().min(1).default('jobs'),
+  /** AWS: the bucket export files are written to (presigned downloads); locally DATA_DIR/exports. */
+  EXPORT_BUCKET: z.string().min(1).optional(),
+  /** AWS: the queue that starts (and resumes) the export worker. */
+  EXPORT_QUEUE_URL: z.url().optional(),
+  /** Local run: the folder `POST /fhir/$import` may read NDJSON files from (file: URLs inside it only); unset, import is off. */
+  IMPORT_DIR: z.string().min(1).optional(),
+  /** Subscriptions: event numbers, notification records and delivery state (lambdas/subscriptions/ledger/). */
+  SUBSCRIPTION_TABLE: z.string().min(1).default('subscriptions'),
+  /** Subscriptions: also accept `http://127.0.0.1` / `http://localhost` endpoints (the local run only; https otherwise). */
+  SUBSCRIPTION_ALLOW_LOOPBACK_HTTP: z.enum(['true', 'false']).default('false'),
+  /** Subscriptions: the first retry delay after a failed delivery, doubled per failure (capped at an hour). */
+  SUBSCRIPTION_RETRY_BASE_MS: z.coerce.number().int().positive().default(30_000),
+  /** The study web app, for links in recruitment alerts (`{APP_BASE_URL}/#/worklist/{pseudonym}`); default the local app. */
+  APP_BASE_URL: z.url().optional(),
   /** Local runs and tests point the SDK at dynalite. */
   DYNAMODB_ENDPOINT: z.url().optional(),
   AWS_REGION: z.string().default('eu-west-1'),
@@ -24,6 +40,11 @@ const schema = z.object({
   ALERT_TOPIC_ARN: z.string().optional(),
   /** Local run: also POST each recruitment alert's JSON here. */
   ALERT_WEBHOOK_URL: z.url().optional(),
+  /**
+   * What the webhook receives: `alert-json` (the alert as SNS has it, the default) or `fhir-subscription`
+   * (the webhook becomes a backport Subscription on the recruitment topic: notification Bundles).
+   */
+  ALERT_WEBHOOK_FORMAT: z.enum(['alert-json', 'fhir-subscription']).default('alert-json'),
   /** AWS: the Secrets Manager secret (own KMS key, ingest only) holding the key of the source-identifier hashes. */
   SOURCE_KEY_SECRET_ARN: z.string().min(1).optional(),
   /** Local run: the file holding that key (DATA_DIR/source-key, created on first use with mode 0600). */

@@ -1,8 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { recomputeSubject, type DeriveDeps } from '../derive/recompute.js';
+import type { DeriveDeps } from '../derive/recompute.js';
 import type { IngestHttpDeps } from '../ingest/ingest-request.js';
-import { repredictSubject, type PredictDeps } from '../predict/recompute.js';
-import { rescreenPatient, type ScreenDeps } from '../screen/rescreen.js';
+import type { PredictDeps } from '../predict/recompute.js';
+import type { ScreenDeps } from '../screen/rescreen.js';
 import type { ServeDeps } from '../serve/serve-request.js';
 import type { AlertsPort } from './alerts/port.js';
 import type { Config } from './config.js';
@@ -14,7 +14,15 @@ import { ingestDeps } from '../ingest/root.js';
 import { predictDeps } from '../predict/root.js';
 import { screenDeps } from '../screen/root.js';
 import { serveDeps } from '../serve/root.js';
+import { composeSubjectStep } from '../subject-step/root.js';
+import { stepForEvents, type SubjectStepDeps } from '../subject-step/step.js';
 import type { IdentityStore, StudyDataChanged, StudyStore } from './store/port.js';
+import type { DeliveryDeps } from '../notify/deliver.js';
+import { notifyEvent } from '../notify/notify-event.js';
+import { notifyDeps } from '../notify/root.js';
+import type { SubscriptionLedger } from '../subscriptions/ledger/port.js';
+import { subscriptionsDeps } from '../subscriptions/root.js';
+import type { SubscriptionsDeps } from '../subscriptions/subscription-request.js';
 
 /*
  * Each Lambda is its own composition root (lambdas/<function>/root.ts), so that its bundle
@@ -31,6 +39,8 @@ export interface Adapters {
   readonly events: EventsPort;
   readonly alerts: AlertsPort;
   readonly logger: Logger;
+  /** The subscriptions' ledger (its own table); without it there are no subscriptions and no notifier. */
+  readonly ledger?: SubscriptionLedger;
 }
 
 /** Ports of every function, built from one set of adapters and the study's conformance resources. */
@@ -43,6 +53,12 @@ export interface Runtime {
   derive(): DeriveDeps;
   screen(): ScreenDeps;
   predict(): PredictDeps;
+  /** The subject step: derive, screen and predict over one load of the record, one commit (the three above its stages). */
+  step(): SubjectStepDeps;
+  /** The notifier (subscriptions): throws when the adapters have no ledger. */
+  notify(): DeliveryDeps;
+  /** The Subscriptions API: throws when the adapters have no ledger. */
+  subscriptions(): SubscriptionsDeps;
   /** The "study data changed" consumers, in the order the local run calls them (in AWS each has its own queue). */
   consumers(): readonly ((event: StudyDataChanged) => Promise<void>)[];
 }
@@ -59,6 +75,12 @@ export function createRuntime(adapters: Omit<Adapters, 'logger'> & { readonly lo
   const derive = once(() => deriveDeps(all));
   const screen = once(() => screenDeps(all));
   const predict = once(() => predictDeps(all));
+  const step = once(() => composeSubjectStep(all, { derive: derive(), screen: screen(), predict: predict() }));
+  const needLedger = (): SubscriptionLedger => {
+    if (!all.ledger) throw new Error('Subscriptions need a ledger among the adapters');
+    return all.ledger;
+  };
+  const notify = once(() => notifyDeps({ ...all, ledger: needLedger() }));
   return {
     get conformance() {
       return serve().conformance;
@@ -69,19 +91,24 @@ export function createRuntime(adapters: Omit<Adapters, 'logger'> & { readonly lo
     derive,
     screen,
     predict,
+    step,
+    notify,
+    subscriptions: once(() => subscriptionsDeps({ ...all, ledger: needLedger() })),
     consumers: () => [
+      // The subject step runs on source events only; its own `derived` event passes by it.
       async (event) => {
-        const summary = await recomputeSubject(event.patient, derive());
-        logger.debug('Subject recomputed', { ...summary });
+        const summary = await stepForEvents(event.patient, [event], step());
+        if (summary) logger.debug('Subject step', { ...summary });
       },
-      async (event) => {
-        const overall = await rescreenPatient(event.patient, screen());
-        logger.debug('Patient screened', { overall });
-      },
-      async (event) => {
-        const status = await repredictSubject(event.patient, predict());
-        logger.debug('Subject predicted', { status });
-      },
+      // Subscribers hear source and derived events alike (the ledger de-duplicates a focus version).
+      ...(all.ledger
+        ? [
+            async (event: StudyDataChanged) => {
+              const summary = await notifyEvent(event, notify());
+              if (summary.recorded > 0) logger.debug('Subscribers notified', { ...summary });
+            },
+          ]
+        : []),
     ],
   };
 }

@@ -16,16 +16,23 @@ import type { DerivationRules } from './core/rules.js';
 /** The review questions the derivation opens Tasks for (D4, D5, D10); screening owns the criteria's. */
 const DERIVE_QUESTIONS: readonly ReviewQuestion[] = ['review-sledai-descriptor', 'review-glucocorticoid-dose'];
 
-/** What the derive consumer reads and writes through. */
-export interface DeriveDeps {
-  readonly store: StudyStore;
-  /** Told when derived results changed, so screening and prediction see the new scores. */
-  readonly events: EventsPort;
+/** The types the derivation reads: the subject's record and its review Tasks. */
+export const DERIVE_READS = [...SUBJECT_TYPES, 'Task'] as const;
+
+/** What the derivation needs besides the record: the rules, and a logger for its own defects. */
+export interface DeriveRules {
   readonly conformance: Conformance;
   readonly annotation: AnnotationRules;
   readonly rules: DerivationRules;
   readonly logger: Logger;
   readonly now: () => Date;
+}
+
+/** What the derive consumer reads and writes through. */
+export interface DeriveDeps extends DeriveRules {
+  readonly store: StudyStore;
+  /** Told when derived results changed, so that subscribers hear of the new scores. */
+  readonly events: EventsPort;
 }
 
 /** What one recompute changed. */
@@ -35,24 +42,33 @@ export interface RecomputeSummary {
   readonly changed: number;
 }
 
+/** The derivation of one subject: what to write, unchanged ones included (the store or the caller drops those). */
+export interface DerivePlan {
+  /** Source records re-annotated (visit, dose), then derived Observations, then review Tasks. */
+  readonly writes: readonly (Resource & { id: string })[];
+  readonly revisited: number;
+  readonly derived: number;
+}
+
 /**
- * Recomputes one subject after its data changed: first the visit assignment of its records (day 0
- * may have arrived after its labs), then every derived score and response. Results are new versions
- * of the same resources (deterministic ids), and the store writes nothing for an unchanged one, so a
- * replayed or duplicated event changes nothing.
+ * The derivation of one subject from its record, with no I/O: first the visit assignment of its
+ * records (day 0 may have arrived after its labs), then every derived score and response, then the
+ * review Tasks of what the data cannot decide. Results are new versions of the same resources
+ * (deterministic ids), so writing an unchanged one changes nothing.
  * @param patient - The subject's pseudonym.
- * @param deps - Ports and rules.
- * @returns Counts of what was written.
+ * @param records - Its current resources of {@link DERIVE_READS} (others are ignored).
+ * @param deps - Rules and clock.
+ * @returns The writes.
  */
-export async function recomputeSubject(patient: string, deps: DeriveDeps): Promise<RecomputeSummary> {
+export function planDerive(patient: string, records: readonly StoredResource[], deps: DeriveRules): DerivePlan {
   const base = deps.conformance.base;
   const derivedProfiles = new Set([...DERIVED_PROFILE_IDS].map((id) => `${base}/StructureDefinition/${id}`));
   const derivedSource = `${base}/derived`;
-  const records = await loadSubjectRecords(deps.store, patient, [...SUBJECT_TYPES, 'Task']);
   const tasks = records.filter((r): r is StoredResource<Task> => r.resourceType === 'Task');
+  const reads = new Set<string>(SUBJECT_TYPES);
   // What the layer derived itself is never input to a derivation (nor re-annotated as if the EHR sent it).
   const source = records.filter(
-    (r) => !hasProfile(r, derivedProfiles) && r.meta?.source !== derivedSource && r.resourceType !== 'Patient' && r.resourceType !== 'Task',
+    (r) => reads.has(r.resourceType) && !hasProfile(r, derivedProfiles) && r.meta?.source !== derivedSource && r.resourceType !== 'Patient',
   );
 
   const revisited = revisit(source, deps.annotation);
@@ -70,28 +86,43 @@ export async function recomputeSubject(patient: string, deps: DeriveDeps): Promi
     }
   }
   const writes = [...revisited.values(), ...derived, ...reviewTasks] as (Resource & { id: string })[];
-  const results = writes.length > 0 ? await deps.store.commit(writes, { atomic: false }) : [];
+  return { writes, revisited: revisited.size, derived: derived.length };
+}
+
+/**
+ * Recomputes one subject on its own (the derivation alone, as `npm run` scripts and the cohort test
+ * use it; the subject step runs it together with screening and prediction): reads the record, plans
+ * the derivation, commits each write on its own, and tells subscribers what changed (origin
+ * `derived`, which sends nobody round again). The store writes nothing for an unchanged resource, so a
+ * replayed or duplicated event changes nothing.
+ * @param patient - The subject's pseudonym.
+ * @param deps - Ports and rules.
+ * @returns Counts of what was written.
+ */
+export async function recomputeSubject(patient: string, deps: DeriveDeps): Promise<RecomputeSummary> {
+  const records = await loadSubjectRecords(deps.store, patient, DERIVE_READS);
+  const plan = planDerive(patient, records, deps);
+  const results = plan.writes.length > 0 ? await deps.store.commit(plan.writes, { atomic: false }) : [];
   const failed = results.filter((r): r is Extract<WriteResult, { status: 'error' }> => r.status === 'error');
   if (failed.length > 0) {
     // Thrown so the queue redelivers the event; the writes that did land are unchanged next time.
     throw failed[0]?.error ?? new Error('Derived write failed');
   }
-  // A Task is the investigator's, not study data: a changed Task alone sends nobody round again.
-  const changed = results.flatMap((r) =>
-    (r.status === 'created' || r.status === 'updated') && r.resource.resourceType !== 'Task' ? [`${r.resource.resourceType}/${r.resource.id}/${r.resource.meta.versionId}`] : [],
-  );
-  if (changed.length > 0) {
-    // A changed score is study data too; an unchanged recompute emits nothing, so the chain ends.
+  const written = results.flatMap((r) => (r.status === 'created' || r.status === 'updated' ? [r.resource] : []));
+  if (written.length > 0) {
     const event: StudyDataChanged = {
-      eventId: deterministicId('derived-changed', patient, ...changed.sort()),
+      eventId: deterministicId('derived-changed', patient, ...written.map((r) => `${r.resourceType}/${r.id}/${r.meta.versionId}`).sort()),
       patient,
-      kinds: ['Observation'],
+      kinds: [...new Set(written.map((r) => r.resourceType))].sort(),
       occurredAt: deps.now().toISOString(),
+      origin: 'derived',
+      changed: [...new Set(written.map((r) => `${r.resourceType}/${r.id}`))].sort(),
     };
     await deps.store.commit([], { atomic: false, events: [event] });
     await publishAndAck(deps.store, deps.events, [event]);
   }
-  return { revisited: revisited.size, derived: derived.length, changed: changed.length };
+  const changed = written.filter((r) => r.resourceType !== 'Task').length;
+  return { revisited: plan.revisited, derived: plan.derived, changed };
 }
 
 /** Records whose study visit or dose annotation is stale now that day 0 and the weights are known. */

@@ -1,16 +1,14 @@
 import { notFound, OperationOutcomeError } from '@medplum/core';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { AuditEvent, Parameters } from '@medplum/fhirtypes';
-import { randomUUID } from 'node:crypto';
+import type { Parameters } from '@medplum/fhirtypes';
 import { IDENTITY_RESOLVE_SCOPE, principalFromClaims, requireNamedScope } from '../commons/auth/index.js';
 import { methodNotAllowed, outcomeOf } from '../commons/http/outcomes.js';
 import { outcomeResponse, type HttpRequest, type HttpResponse } from '../commons/http/request.js';
-import type { IdentityStore, StudyStore } from '../commons/store/port.js';
+import type { IdentityStore } from '../commons/store/port.js';
 
 /** The recruitment route's ports: the only function that reads the identity table. */
 export interface IdentityDeps {
   readonly identity: IdentityStore;
-  readonly store: StudyStore;
   readonly logger: Logger;
   readonly now: () => Date;
 }
@@ -18,11 +16,11 @@ export interface IdentityDeps {
 /** `GET /fhir/Patient/{pseudonym}/$hospital-identity`. */
 export const RESOLVE_ROUTE = /^\/Patient\/([A-Za-z0-9\-.]{1,64})\/\$hospital-identity$/;
 
-const DICOM_AUDIT = 'http://dicom.nema.org/resources/ontology/DCM';
-
 /**
  * Resolves a pseudonym to the hospital identity behind it, for the recruitment team alone (scope
- * `recruitment/identity.read`), and records every look-up, answered or not, as an AuditEvent.
+ * `recruitment/identity.read`). Every look-up, answered, refused or not found, is recorded as one
+ * AuditEvent by the API's edge (lambdas/commons/audit/): in AWS the handler's middleware sends the
+ * record before the answer leaves, and refuses to answer (503) if it cannot.
  * @param req - The request.
  * @param deps - Ports.
  * @returns Parameters with the source system and the hospital's Patient id, or an OperationOutcome.
@@ -40,7 +38,6 @@ export async function handleResolve(req: HttpRequest, deps: IdentityDeps): Promi
     requireNamedScope(principal, IDENTITY_RESOLVE_SCOPE);
     const pseudonym = match[1];
     const hospitalKey = await deps.identity.resolve(pseudonym);
-    await deps.store.commit([auditEvent(pseudonym, principal.subject, principal.clientId, !!hospitalKey, deps.now())], { atomic: true });
     if (!hospitalKey) {
       throw new OperationOutcomeError(notFound);
     }
@@ -59,20 +56,4 @@ export async function handleResolve(req: HttpRequest, deps: IdentityDeps): Promi
   } catch (err) {
     return outcomeResponse(outcomeOf(err));
   }
-}
-
-function auditEvent(pseudonym: string, subject: string, clientId: string, found: boolean, now: Date): AuditEvent & { id: string } {
-  return {
-    resourceType: 'AuditEvent',
-    id: randomUUID(),
-    type: { system: DICOM_AUDIT, code: '110112', display: 'Query' },
-    subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'read', display: 'read' }],
-    action: 'R',
-    recorded: now.toISOString(),
-    outcome: found ? '0' : '4',
-    purposeOfEvent: [{ text: 'Recruitment: resolve a study pseudonym to the hospital identity' }],
-    agent: [{ who: { identifier: { system: 'urn:belimumab-sle:client', value: clientId }, display: subject }, requestor: true }],
-    source: { observer: { display: 'belimumab-sle identity route' } },
-    entity: [{ what: { reference: `Patient/${pseudonym}` }, type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' } }],
-  };
 }

@@ -71,6 +71,9 @@ export async function handleSettle(req: HttpRequest, deps: ReviewDeps): Promise<
       patient,
       kinds: ['Observation', 'Task'],
       occurredAt: now.toISOString(),
+      // An investigator's decision is source data: the subject step re-derives and re-screens on it.
+      origin: 'source',
+      changed: [`Task/${id}`, `${settled.record.resourceType}/${settled.record.id}`].sort(),
     };
     const results = await deps.store.commit([settled.task, settled.record], { atomic: true, events: [event] });
     const failed = results.find((r) => r.status === 'error');

@@ -21,14 +21,34 @@ import {
   type OverallState,
 } from './core/index.js';
 
-/** What the screening consumer reads and writes through. */
-export interface ScreenDeps {
-  readonly store: StudyStore;
+/** The types the screening reads: the subject's record, its recruitment alerts and its review Tasks. */
+export const SCREEN_READS = [...SUBJECT_TYPES, 'Communication', 'Task'] as const;
+
+/** What the screening needs besides the record: the criteria, and the history of the ResearchSubject it may restore. */
+export interface ScreenRules {
+  /** Only `history`: a study write of the ResearchSubject that raced with a screen write is found there. */
+  readonly store: Pick<StudyStore, 'history'>;
   readonly conformance: Conformance;
   readonly criteria: EligibilityCriteria;
+  readonly now: () => Date;
+}
+
+/** What the screening consumer reads and writes through. */
+export interface ScreenDeps extends ScreenRules {
+  readonly store: StudyStore;
   readonly alerts: AlertsPort;
   readonly logger: Logger;
-  readonly now: () => Date;
+}
+
+/** The screening of one patient: what to write (unchanged ones included) and which alerts to send after the commit. */
+export interface ScreenPlan {
+  readonly overall: OverallState;
+  /** The screening Observation, the ResearchSubject when the screen owns it, the review Tasks, the new alert. */
+  readonly writes: readonly (Resource & { id: string })[];
+  /** The new alert (also in `writes`), recorded before it is published. */
+  readonly alert?: Communication & { id: string };
+  /** Alerts recorded earlier whose publish failed (`in-progress`): sent again after this commit. */
+  readonly undelivered: readonly (Communication & { id: string })[];
 }
 
 /** ResearchSubject statuses that screening owns; once a subject is enrolled, the study owns its status. */
@@ -38,19 +58,17 @@ const SCREENING_STATUSES = new Set(['candidate', 'potential-candidate', 'eligibl
 const STUDY_ID = 'nct04893161';
 
 /**
- * Re-screens one patient after its data changed: a new version of its `eligibility-screening`
- * Observation, its ResearchSubject in step, and, when it becomes a candidate or eligible (or moves
- * between them), one recruitment alert. The alert is recorded as a Communication in the same commit
- * as the screening, then published; an alert whose publish failed stays `in-progress` and is sent
- * again on the next screen of that patient (the failed event is redelivered), never lost and never
- * recorded twice.
+ * The screening of one patient from its record: a new version of its `eligibility-screening`
+ * Observation, its ResearchSubject in step, a review Task per criterion in review, and, when it
+ * becomes a candidate or eligible (or moves between them), one recruitment alert recorded as a
+ * Communication. Reads nothing but the ResearchSubject's history, and only when the screen owns it.
  * @param patient - The pseudonym.
- * @param deps - Ports and criteria.
- * @returns The overall state.
+ * @param records - Its current resources of {@link SCREEN_READS}.
+ * @param deps - Criteria, clock and the history reader.
+ * @returns The plan.
  */
-export async function rescreenPatient(patient: string, deps: ScreenDeps): Promise<OverallState> {
+export async function planScreen(patient: string, records: readonly StoredResource[], deps: ScreenRules): Promise<ScreenPlan> {
   const base = deps.conformance.base;
-  const records = await loadSubjectRecords(deps.store, patient, [...SUBJECT_TYPES, 'Communication', 'Task']);
   const previous = records.find((r): r is StoredResource<Observation> => r.resourceType === 'Observation' && r.id === screeningObservationId(patient));
   const previousState = previous?.valueCodeableConcept?.coding?.[0]?.code as OverallState | undefined;
   const now = deps.now();
@@ -78,16 +96,28 @@ export async function rescreenPatient(patient: string, deps: ScreenDeps): Promis
     alert = communication(message, base);
     writes.push(alert);
   }
-  await deps.store.commit(writes, { atomic: true });
+  const undelivered = records.filter((r): r is StoredResource<Communication> => r.resourceType === 'Communication' && r.status === 'in-progress');
+  return { overall: result.overall, writes, ...(alert ? { alert } : {}), undelivered };
+}
 
-  const pending = [
-    ...records.filter((r): r is StoredResource<Communication> => r.resourceType === 'Communication' && r.status === 'in-progress'),
-    ...(alert ? [alert] : []),
-  ];
-  for (const comm of pending) {
+/**
+ * Re-screens one patient after its data changed (the screening alone, as `npm run screen` uses it;
+ * the subject step runs it together with derivation and prediction): the {@link planScreen} writes in
+ * one commit, then the alerts. The alert is recorded as a Communication in the same commit as the
+ * screening, then published; an alert whose publish failed stays `in-progress` and is sent again on
+ * the next screen of that patient (the failed event is redelivered), never lost and never recorded twice.
+ * @param patient - The pseudonym.
+ * @param deps - Ports and criteria.
+ * @returns The overall state.
+ */
+export async function rescreenPatient(patient: string, deps: ScreenDeps): Promise<OverallState> {
+  const records = await loadSubjectRecords(deps.store, patient, SCREEN_READS);
+  const plan = await planScreen(patient, records, deps);
+  await deps.store.commit(plan.writes, { atomic: true });
+  for (const comm of [...plan.undelivered, ...(plan.alert ? [plan.alert] : [])]) {
     await deliverAlert(comm, deps);
   }
-  return result.overall;
+  return plan.overall;
 }
 
 function communication(alert: RecruitmentAlert, base: string): Communication & { id: string } {
@@ -114,7 +144,7 @@ async function researchSubjectFor(
   patient: string,
   overall: OverallState,
   records: readonly Resource[],
-  deps: Pick<ScreenDeps, 'store' | 'conformance'>,
+  deps: Pick<ScreenRules, 'store' | 'conformance'>,
 ): Promise<(ResearchSubject & { id: string }) | undefined> {
   const base = deps.conformance.base;
   const id = researchSubjectId(patient);

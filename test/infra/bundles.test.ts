@@ -119,7 +119,12 @@ describe('Lambda bundles', () => {
     for (const name of ['serve', 'identity', 'review']) {
       expect(holds(name, '@lhncbc/ucum-lhc'), `${name} holds ucum-lhc`).toBe(false);
     }
-    for (const name of ['serve', 'identity', 'relay', 'review', 'derive', 'screen', 'predict']) {
+    // Issue 13: the one subject step carries the three stages it runs on one load of the record.
+    for (const stage of ['lambdas/derive/recompute.ts', 'lambdas/screen/rescreen.ts', 'lambdas/predict/recompute.ts']) {
+      expect(holds('subject-step', stage), `subject-step lacks ${stage}`).toBe(true);
+    }
+    expect(holds('subject-step', 'lambdas/commons/runtime.ts'), 'subject-step holds the all-functions runtime').toBe(false);
+    for (const name of ['serve', 'identity', 'relay', 'review', 'subject-step']) {
       expect(holds(name, 'lambdas/ingest/ingest-request.ts'), `${name} holds the ingest`).toBe(false);
     }
     for (const spec of FUNCTIONS) {

@@ -7,7 +7,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks, HIPAASecurityChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_SOURCE, STUDY_DATA_CHANGED } from '../../lambdas/commons/events/eventbridge.js';
-import { ConsumerQueue } from '../../infra/consumer-queue.js';
+import { ConsumerQueue, originPattern } from '../../infra/consumer-queue.js';
 import { cdkJsonContext } from './synth.js';
 
 // No consumer handler exists yet, so the construct is tried on its own, with a stand-in function.
@@ -62,6 +62,27 @@ describe('ConsumerQueue', () => {
       EventPattern: { source: [EVENT_SOURCE], 'detail-type': [STUDY_DATA_CHANGED] },
       Targets: [Match.objectLike({ DeadLetterConfig: { Arn: Match.anyValue() } })],
     });
+  });
+
+  // Issue 13: the subject step takes source events only, so its own derived event never sends the subject round again.
+  it('filters by origin when asked, counting an event without one as source', () => {
+    const stack = new Stack(new App({ context: cdkJsonContext() }), 'SourceOnly', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const key = new Key(stack, 'Key', { enableKeyRotation: true });
+    new ConsumerQueue(stack, 'StepEvents', {
+      prefix: 'p',
+      consumer: 'subject-step',
+      bus: new EventBus(stack, 'Bus'),
+      key,
+      alarmTopic: new Topic(stack, 'Ops', { masterKey: key, enforceSSL: true }),
+      consumerTimeout: Duration.seconds(30),
+      origins: ['source'],
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: [EVENT_SOURCE], 'detail-type': [STUDY_DATA_CHANGED], detail: { origin: ['source', { exists: false }] } },
+    });
+    expect(originPattern(['derived'])).toEqual(['derived']);
+    // Without origins every event passes (the default above): no detail filter at all.
+    template.hasResourceProperties('AWS::Events::Rule', { EventPattern: Match.not(Match.objectLike({ detail: Match.anyValue() })) });
   });
 
   it('lets EventBridge use the queue key', () => {

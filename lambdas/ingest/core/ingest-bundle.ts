@@ -354,11 +354,16 @@ function groupByPatient(mapped: readonly (EntryState & { kind: 'mapped' })[]): M
 function eventsFor(mapped: readonly (EntryState & { kind: 'mapped' })[], now: Date): StudyDataChanged[] {
   return [...groupByPatient(mapped)].map(([patient, states]) => {
     const digests = states.map((s) => `${s.resource.resourceType}/${s.resource.id}:${digest(s.resource)}`).sort();
+    const refs = [...new Set(states.map((s) => `${s.resource.resourceType}/${s.resource.id}`))].sort();
     return {
       eventId: deterministicId('study-data-changed', patient, ...digests),
       patient,
       kinds: [...new Set(states.map((s) => s.resource.resourceType))].sort(),
       occurredAt: now.toISOString(),
+      // Hospital data: the subject step runs on it. The refs are what the bundle writes (an unchanged one
+      // included); above the 1,000 the consumers' envelope reads (events/consumer.ts), none are named.
+      origin: 'source',
+      ...(refs.length <= 1000 ? { changed: refs } : {}),
     };
   });
 }

@@ -5,6 +5,8 @@ import { conformanceSearchParams } from './conformance-search.js';
 import { INCLUDES, REVINCLUDES } from './includes.js';
 import { COMMON_SEARCH, sortKeys, STORE_SEARCH } from './search-parameters.js';
 import type { SmartSettings } from './smart-configuration.js';
+import { subscriptionCapability } from '../../subscriptions/core/capability.js';
+import { BULK_DATA_CAPABILITY, bulkExportOperations } from '../../export/core/capability.js';
 
 export { STORE_TYPES };
 
@@ -134,9 +136,13 @@ export function capabilityStatement(conformance: Conformance, baseUrl: string, n
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
           description: 'Bearer JWT with SMART system scopes (v1 or v2 syntax): system/*.cud (or per type) to ingest, system/*.rs (or per type) to read and search. Discovery at [base]/.well-known/smart-configuration.',
         },
-        resource: [...store, ...definitional],
+        // Subscription is answered by the subscriptions function (lambdas/subscriptions/), not serve.
+        resource: [...store, ...definitional, subscriptionCapability(conformance.base)],
         interaction: [{ code: 'batch' }, { code: 'transaction' }, { code: 'history-system' }],
+        // FHIR Bulk Data export, answered by the export function (lambdas/export/).
+        operation: bulkExportOperations(),
       },
     ],
+    instantiates: [BULK_DATA_CAPABILITY],
   };
 }

@@ -1,4 +1,5 @@
 import { IDENTITY_RESOLVE_SCOPE } from '../../commons/auth/index.js';
+import { allRoleScopes } from '../../commons/auth/roles.js';
 import type { Config } from '../../commons/config.js';
 import { MAPPED_TYPES } from '../../commons/study-types.js';
 import { CONFORMANCE_TYPES, STORE_TYPES } from './capability-statement.js';
@@ -26,9 +27,12 @@ export function smartSettings(config: Pick<Config, 'JWT_ISSUER' | 'SMART_TOKEN_E
   };
 }
 
-/** The scopes each route takes (the layer honours `system/` scopes only: see lambdas/commons/auth/scopes.ts). */
+/**
+ * The scopes each route takes: `system/` scopes for backends, and the `user/` (and named) scopes the
+ * study app's roles are granted (fhir-profiles/access/roles.json; see lambdas/commons/auth/scopes.ts).
+ */
 export function supportedScopes(): string[] {
-  return [
+  const system = [
     // serve: read and search, every type or one.
     'system/*.rs',
     ...[...STORE_TYPES, ...CONFORMANCE_TYPES].map((t) => `system/${t}.rs`),
@@ -41,27 +45,39 @@ export function supportedScopes(): string[] {
     // identity: GET Patient/{pseudonym}/$hospital-identity.
     IDENTITY_RESOLVE_SCOPE,
   ];
+  // The app's roles: what a person may be granted, each role bounded by the authorization server.
+  return [...new Set([...system, ...allRoleScopes()])];
 }
 
 /**
  * SMART App Launch 2.x discovery (`.well-known/smart-configuration`). Capabilities are only what
- * holds: backend services with asymmetric client authentication (system scopes are all the layer
- * honours), SMART v1 and v2 scope syntax. No `launch-*`, `client-public` or `context-*`: the layer has
- * no patient or user scopes and no launch context, so an interactive app would be refused anyway.
+ * holds: backend services with asymmetric client authentication and SMART v1 and v2 scope syntax;
+ * and, when the identity provider has an authorization endpoint, the study app's standalone launch
+ * (authorization code with PKCE S256, public client, `user/` scopes). No `launch-ehr` and no
+ * `context-*`: the layer has no launch context, so a patient-scoped or EHR-launched app would be
+ * refused anyway. Locally the authorization server is local/auth/ (its endpoints under `/auth/`);
+ * in AWS the configured OIDC issuer's (lambdas/commons/config.ts).
  * @param settings - The identity provider.
  * @returns The discovery document.
  */
 export function smartConfiguration(settings: SmartSettings): Record<string, unknown> {
+  const interactive = settings.authorizationEndpoint !== undefined;
   return {
     issuer: settings.issuer,
     token_endpoint: settings.tokenEndpoint,
-    token_endpoint_auth_methods_supported: ['private_key_jwt'],
+    token_endpoint_auth_methods_supported: interactive ? ['private_key_jwt', 'none'] : ['private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: ['RS384', 'ES384'],
-    grant_types_supported: ['client_credentials'],
-    ...(settings.authorizationEndpoint
-      ? { authorization_endpoint: settings.authorizationEndpoint, code_challenge_methods_supported: ['S256'] }
+    grant_types_supported: interactive ? ['client_credentials', 'authorization_code'] : ['client_credentials'],
+    ...(interactive
+      ? { authorization_endpoint: settings.authorizationEndpoint, response_types_supported: ['code'], code_challenge_methods_supported: ['S256'] }
       : {}),
     scopes_supported: supportedScopes(),
-    capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
+    capabilities: [
+      'client-confidential-asymmetric',
+      'permission-v1',
+      'permission-v2',
+      // The study app: a browser app signing a person in, granted its role's user/ scopes.
+      ...(interactive ? ['launch-standalone', 'client-public', 'permission-user'] : []),
+    ],
   };
 }

@@ -78,8 +78,15 @@ describe('Function: can', () => {
     ['system/Observation.sr', 'Observation', ''],
     ['patient/*.cruds', 'Observation', ''],
     ['patient/Observation.rs', 'Observation', ''],
+    // user/ scopes grant what system/ ones do on the type they name: the authorization server bounds
+    // them per role (roles.json), and no role is granted a wildcard.
     ['user/*.cruds', 'Observation', ''],
     ['user/*.read', 'Observation', ''],
+    ['user/Observation.read', 'Observation', 'rs'],
+    ['user/Task.rus', 'Task', 'rus'],
+    ['user/Bundle.c', 'Bundle', ''],
+    ['user/Task.rus', 'Observation', ''],
+    ['user/Observation.rs?code=http://loinc.org|718-7', 'Observation', ''],
     [IDENTITY_RESOLVE_SCOPE, 'Patient', ''],
     ['openid', 'Patient', ''],
   ])('%s grants %s: %j', (scope, resourceType, letters) => {
@@ -93,6 +100,13 @@ describe('Function: can', () => {
 
   it('grants nothing with no scopes', () => {
     expect(can([], 'Observation', 'r')).toBe(false);
+  });
+});
+
+describe('user/ scopes and the EHR feed (issue 16)', () => {
+  it('never reach Bundle create, the gate of POST /fhir and POST /fhir/Bundle, even with every other create', () => {
+    expect(can(['user/Bundle.cruds', 'user/Observation.c', 'user/Patient.c'], 'Bundle', 'c')).toBe(false);
+    expect(can(['system/Bundle.c'], 'Bundle', 'c')).toBe(true);
   });
 });
 
@@ -112,6 +126,13 @@ describe('AuditEvents (issue 14: any system/*.rs client could read them)', () =>
       expect(can([scope], 'AuditEvent', 'r'), scope).toBe(false);
       expect(can([scope], 'AuditEvent', 's'), scope).toBe(false);
     }
+  });
+
+  it('are not reached by a user/ wildcard either (SMART v2 user scopes, issue 16)', () => {
+    for (const scope of ['user/*.rs', 'user/*.read', 'user/*.cruds', 'user/*.*']) {
+      expect(can([scope], 'AuditEvent', 'r'), scope).toBe(false);
+    }
+    expect(can(['user/AuditEvent.rs'], 'AuditEvent', 'r')).toBe(true);
   });
 
   it('are read with a scope that names them, and the wildcard still reaches the study types', () => {

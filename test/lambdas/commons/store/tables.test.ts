@@ -37,6 +37,6 @@ describe('Function: toCreateTableInput', () => {
       AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
     });
-    expect(tableNames('nct')).toEqual({ study: 'nct-study', identity: 'nct-identity' });
+    expect(tableNames('nct')).toEqual({ study: 'nct-study', identity: 'nct-identity', jobs: 'nct-jobs', subscriptions: 'nct-subscriptions' });
   });
 });

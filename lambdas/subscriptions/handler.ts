@@ -1,0 +1,42 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { auditAccess } from '../commons/audit/middleware.js';
+import { awsAudit } from '../commons/audit/aws.js';
+import type { AuditPort } from '../commons/audit/port.js';
+import { awsStores } from '../commons/aws-runtime.js';
+import { loadConfig } from '../commons/config.js';
+import { fromApiGateway, toApiGateway } from '../commons/http/request.js';
+import { once } from '../commons/once.js';
+import { awsLedger } from './ledger/aws.js';
+import { subscriptionsDeps } from './root.js';
+import { handleSubscriptions, type SubscriptionsDeps } from './subscription-request.js';
+
+/**
+ * The Subscriptions routes over their ports: the AWS handler below and the local server build it the same way.
+ * @param deps - Gets the ports (built once, on first use).
+ * @param logger - The function's logger.
+ * @param audit - The audit ports: each access recorded at this edge (AWS). The local server records at its own edge and passes none.
+ * @returns The middy handler.
+ */
+export function createSubscriptionsHandler(deps: () => SubscriptionsDeps & { publicBaseUrl?: string }, logger: Logger, audit?: () => readonly AuditPort[]) {
+  const lambda = middy<APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2>().use(injectLambdaContext(logger));
+  if (audit) lambda.use(auditAccess(audit, logger));
+  return lambda.handler(async (event) => {
+    const d = deps();
+    return toApiGateway(await handleSubscriptions(fromApiGateway(event, d.publicBaseUrl), d));
+  });
+}
+
+const logger = new Logger({ serviceName: 'subscriptions' });
+
+export const handler = createSubscriptionsHandler(
+  once(() => {
+    const config = loadConfig();
+    const deps = subscriptionsDeps({ config, logger, store: awsStores(config).store, ledger: awsLedger(config) });
+    return { ...deps, ...(config.PUBLIC_BASE_URL ? { publicBaseUrl: config.PUBLIC_BASE_URL } : {}) };
+  }),
+  logger,
+  awsAudit(),
+);
