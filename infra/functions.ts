@@ -257,4 +257,22 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
       ],
     },
   },
+  {
+    name: 'import',
+    description: 'FHIR bulk import: POST /fhir/$import (a manifest of NDJSON files in the hospital\'s import bucket); and the worker (its SQS queue) committing them through the ingest core, 500 resources a transaction',
+    // Its own function, not ingest's: the worker runs in 15-minute slices where ingest is an API function cut
+    // at 29 s, and the bucket grant stays off the function the EHR feed calls. Ingest's memory: the same CPU-bound core.
+    memoryMb: 1769,
+    // The worker's: it runs a job until 2 minutes before this, then resumes from its checkpoint (file, byte).
+    timeoutSeconds: 900,
+    // An import is rare (a backfill, a migration); one job at a time plus a kick-off keeps the write rate
+    // on the tables below the EHR feed's.
+    reservedConcurrency: 2,
+    // The ingest core's access (pseudonyms, the source-identifier key, study events); the jobs table,
+    // bucket and queue are granted by infra/bulk-import.ts.
+    access: { study: 'readWrite', identity: 'readWrite', publishEvents: true, sourceKey: true },
+    runtimeFiles: ['fhir-profiles'],
+    environment: { MAX_ENTRIES: '1000', MAX_BODY_BYTES: String(6 * 1024 * 1024) },
+    trigger: { kind: 'api', routes: [{ method: 'POST', path: '/fhir/$import' }] },
+  },
 ];

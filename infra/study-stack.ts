@@ -34,6 +34,7 @@ import { acknowledgeFunction, acknowledgePublicRoute } from './nag.js';
 import { studyTable as studyTableOf } from './tables.js';
 import { SubscriptionDelivery } from './subscriptions.js';
 import { BulkExport } from './bulk.js';
+import { BulkImport } from './bulk-import.js';
 import { StudyAudit } from './audit.js';
 
 /** Where the stack's log groups live; the logs key serves these and nothing else. */
@@ -162,6 +163,7 @@ export class StudyStack extends Stack {
     if (hasFeature(functions, 'Bulk export', ['export'])) {
       new BulkExport(this, 'BulkExport', { prefix: this.prefix, key: studyKey, functions, alarmTopic: this.opsTopic });
     }
+    if (hasFeature(functions, 'Bulk import', ['import', 'export'])) new BulkImport(this, 'BulkImport', { prefix: this.prefix, functions, jobs: (this.node.findChild('BulkExport') as BulkExport).table, alarmTopic: this.opsTopic });
 
     this.api = this.httpApi(config, [...functions.values()]);
     // The study app (issue 16): S3 behind CloudFront, the API same-origin under /fhir/*; app/dist deployed when built.

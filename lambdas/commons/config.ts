@@ -15,6 +15,10 @@ const schema = z.object({
   EXPORT_BUCKET: z.string().min(1).optional(),
   /** AWS: the queue that starts (and resumes) the export worker. */
   EXPORT_QUEUE_URL: z.url().optional(),
+  /** AWS: the hospital's import bucket `POST /fhir/$import` reads NDJSON from (objects under imports/ only). */
+  IMPORT_BUCKET: z.string().min(1).optional(),
+  /** AWS: the queue that starts (and resumes) the import worker. */
+  IMPORT_QUEUE_URL: z.url().optional(),
   /** Local run: the folder `POST /fhir/$import` may read NDJSON files from (file: URLs inside it only); unset, import is off. */
   IMPORT_DIR: z.string().min(1).optional(),
   /** Subscriptions: event numbers, notification records and delivery state (lambdas/subscriptions/ledger/). */

@@ -7,7 +7,9 @@ import { outcomeResponse, type HttpRequest, type HttpResponse } from '../commons
 import { newJob } from '../commons/jobs/job.js';
 import type { JobStore } from '../commons/jobs/port.js';
 import type { JobQueue } from '../export/export-request.js';
-import { parseImportManifest } from './core/manifest.js';
+import { readImportManifest, resolveImportInputs } from './core/manifest.js';
+import type { ImportSource } from './core/source.js';
+import { LocalFolderSource } from './local-source.js';
 
 /** `POST [base]/$import`. */
 export const IMPORT_ROUTE = /^\/\$import$/;
@@ -18,7 +20,9 @@ export interface ImportHttpDeps {
   readonly queue: JobQueue;
   readonly logger: Logger;
   readonly now: () => Date;
-  /** The folder whose files may be imported (file: URLs); undefined turns import off. */
+  /** Where import files are read from (the S3 bucket in AWS); else `importDir`; neither turns import off. */
+  readonly source?: ImportSource;
+  /** The local run's folder whose files may be imported (file: URLs), when no `source` is given. */
   readonly importDir?: string;
 }
 
@@ -41,11 +45,14 @@ export async function handleImport(req: HttpRequest, deps: ImportHttpDeps): Prom
     }
     if (!req.body || req.body.length === 0) throw new OperationOutcomeError(badRequest('The import manifest is missing'));
     if (req.body.length > 256 * 1024) throw new OperationOutcomeError(badRequest('The import manifest is over 256 KiB'));
-    const params = parseImportManifest(parseManifestJson(req.body), deps.importDir);
-    for (const type of new Set(params.inputs.map((i) => i.type))) {
+    const manifest = readImportManifest(parseManifestJson(req.body));
+    // Scopes before the files are looked at: a client without them learns nothing of the bucket or folder.
+    for (const type of new Set(manifest.input.map((i) => i.type))) {
       requireScope({ ...principal, scopes: principal.scopes.filter((s) => s.startsWith('system/')) }, type, 'c');
       requireScope({ ...principal, scopes: principal.scopes.filter((s) => s.startsWith('system/')) }, type, 'u');
     }
+    const source = deps.source ?? (deps.importDir ? new LocalFolderSource(deps.importDir) : undefined);
+    const params = await resolveImportInputs(manifest, source);
     const job = newJob({ kind: 'import', owner: principal.clientId, request: `${req.baseUrl}/$import`, params }, deps.now());
     await deps.jobs.create(job);
     await deps.queue.start(job.id);

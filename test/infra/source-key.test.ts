@@ -45,12 +45,12 @@ describe('StudyStack: the source-identifier key', () => {
     expect(others).not.toContain(`"${keyId}"`);
   });
 
-  it('is readable by ingest alone, and decryptable only through Secrets Manager', () => {
+  it('is readable by the ingest core alone (ingest, and bulk import which commits through it), and decryptable only through Secrets Manager', () => {
     for (const spec of FUNCTIONS) {
       const statements = statementsOf(spec.name);
       const reads = statements.filter((s) => JSON.stringify(s.Resource).includes(`"${secretId()}"`));
       const env = resourcesOf(synth.template, 'AWS::Lambda::Function')[functionLogicalId(synth.template, spec.name)]!.Properties.Environment.Variables;
-      if (spec.name === 'ingest') {
+      if (spec.name === 'ingest' || spec.name === 'import') {
         expect(reads.flatMap((s) => s.Action)).toEqual(['secretsmanager:GetSecretValue']);
         expect(env.SOURCE_KEY_SECRET_ARN).toEqual({ Ref: secretId() });
         const decrypt = statements.find((s) => JSON.stringify(s.Condition ?? {}).includes('secretsmanager.'));

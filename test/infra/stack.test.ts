@@ -49,6 +49,9 @@ const logicalIdOf = (type: string, match: (props: Record<string, any>) => boolea
   if (!found) throw new Error(`No ${type} matches`);
   return found[0];
 };
+/** The bucket whose lifecycle expires objects under a prefix: `exports/` (infra/bulk.ts) or `imports/` (infra/bulk-import.ts). */
+const bucketOf = (prefix: string): string =>
+  logicalIdOf('AWS::S3::Bucket', (p) => (p.LifecycleConfiguration?.Rules ?? []).some((r: { Prefix?: string }) => r.Prefix === prefix));
 const tableId = (suffix: string): string => logicalIdOf('AWS::DynamoDB::GlobalTable', (p) => p.TableName === tableName('nct04893161-dev', { suffix } as never));
 const keyOfTable = (suffix: string): string => {
   const table = resourcesOf(synth.template, 'AWS::DynamoDB::GlobalTable')[tableId(suffix)]!;
@@ -148,6 +151,12 @@ describe('StudyStack: functions', () => {
     expect(Object.keys(env('relay'))).toContain('ALERT_TOPIC_ARN');
     expect(Object.keys(env('identity'))).toEqual(expect.arrayContaining(['STUDY_TABLE', 'IDENTITY_TABLE']));
     expect(Object.keys(env('identity'))).not.toContain('EVENT_BUS_NAME');
+    // Bulk import: the ingest core's settings, and its own bucket and queue; the export function knows neither.
+    expect(env('import')).toMatchObject({ FHIR_PROFILES_DIR: '/var/task/fhir-profiles', MAX_ENTRIES: '1000' });
+    expect(Object.keys(env('import'))).toEqual(expect.arrayContaining(['STUDY_TABLE', 'IDENTITY_TABLE', 'EVENT_BUS_NAME', 'JOBS_TABLE', 'IMPORT_BUCKET', 'IMPORT_QUEUE_URL']));
+    expect(Object.keys(env('import'))).not.toContain('EXPORT_BUCKET');
+    expect(Object.keys(env('export'))).not.toEqual(expect.arrayContaining(['IMPORT_BUCKET']));
+    expect(Object.keys(env('ingest'))).not.toEqual(expect.arrayContaining(['IMPORT_BUCKET']));
   });
 
   it('logs each function to its own KMS-encrypted log group with a retention', () => {
@@ -260,11 +269,17 @@ describe('StudyStack: IAM', () => {
 
   it('uses keys only through the service that holds the data', () => {
     // Bulk Data export (infra/bulk.ts): only the export function also reaches a key through S3 (its NDJSON
-    // files) and SQS (its worker queue), and never through SNS or Secrets Manager.
+    // files) and SQS (its worker queue), and never through SNS or Secrets Manager. Bulk import
+    // (infra/bulk-import.ts): the import function through S3 (the hospital's files) and SQS (its worker
+    // queue) besides the ingest core's DynamoDB and Secrets Manager.
     const services = (name: string): RegExp =>
-      name === 'export' ? /^(dynamodb|s3|sqs)\.eu-west-1\.amazonaws\.com$/ : /^(dynamodb|sns|secretsmanager)\.eu-west-1\.amazonaws\.com$/;
-    // Functions fed by an SQS event source: the study-event consumers and the export worker.
-    const readsQueue = (name: string, kind: string): boolean => kind === 'study-events' || name === 'export';
+      name === 'export'
+        ? /^(dynamodb|s3|sqs)\.eu-west-1\.amazonaws\.com$/
+        : name === 'import'
+          ? /^(dynamodb|s3|sqs|secretsmanager)\.eu-west-1\.amazonaws\.com$/
+          : /^(dynamodb|sns|secretsmanager)\.eu-west-1\.amazonaws\.com$/;
+    // Functions fed by an SQS event source: the study-event consumers and the export and import workers.
+    const readsQueue = (name: string, kind: string): boolean => kind === 'study-events' || name === 'export' || name === 'import';
     for (const spec of FUNCTIONS) {
       for (const s of statementsOf(spec.name).filter((st) => asList(st.Action).some((a) => a.startsWith('kms:')))) {
         if (s.Condition === undefined && readsQueue(spec.name, spec.trigger.kind)) {
@@ -286,25 +301,72 @@ describe('StudyStack: IAM', () => {
     expect(viaS3).toHaveLength(1);
     expect(asList(viaS3[0]!.Action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     expect(viaS3[0]!.Resource).toEqual({ 'Fn::GetAtt': [studyKey, 'Arn'] });
-    const bucket = logicalIdOf('AWS::S3::Bucket', () => true);
+    const bucket = bucketOf('exports/');
     expect(resourcesOf(synth.template, 'AWS::S3::Bucket')[bucket]!.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0]).toMatchObject({
       ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [studyKey, 'Arn'] } },
     });
     for (const spec of FUNCTIONS.filter((f) => f.name !== 'export')) expect(actionsOn(spec.name, bucket), spec.name).toEqual([]);
   });
 
-  it('has no wildcard action in any IAM policy, and "*" resources only for X-Ray and the export files', () => {
+  it('lets only the import function read the hospital\'s import bucket, under imports/ and by GetObject alone, decrypting with its own key', () => {
+    const bucket = bucketOf('imports/');
+    const props = resourcesOf(synth.template, 'AWS::S3::Bucket')[bucket]!.Properties;
+    const importKey = props.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.KMSMasterKeyID['Fn::GetAtt'][0] as string;
+    // Its own key: these files carry hospital identifiers, unlike the pseudonymous study data.
+    expect(importKey).not.toBe(keyOfTable(STUDY_TABLE.suffix));
+    expect(importKey).not.toBe(keyOfTable(IDENTITY_TABLE.suffix));
+    expect(resourcesOf(synth.template, 'AWS::KMS::Key')[importKey]!.Properties.EnableKeyRotation).toBe(true);
+    expect(props.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(props.LifecycleConfiguration.Rules).toEqual([
+      expect.objectContaining({ Prefix: 'imports/', ExpirationInDays: 7, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
+    ]);
+    const policy = Object.values(resourcesOf(synth.template, 'AWS::S3::BucketPolicy')).find((p) => JSON.stringify(p.Properties.Bucket).includes(bucket))!;
+    expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+    expect(actionsOn('import', bucket)).toEqual(['s3:GetObject']);
+    const read = statementsOf('import').find((s) => JSON.stringify(s.Resource).includes(`"${bucket}"`))!;
+    expect(read.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/imports/*']] });
+    const viaS3 = statementsOf('import').filter((s) => JSON.stringify(s.Condition ?? {}).includes('s3.eu-west-1'));
+    expect(viaS3.map((s) => [asList(s.Action), s.Resource])).toEqual([[['kms:Decrypt'], { 'Fn::GetAtt': [importKey, 'Arn'] }]]);
+    for (const spec of FUNCTIONS.filter((f) => f.name !== 'import')) {
+      expect(actionsOn(spec.name, bucket), spec.name).toEqual([]);
+      expect(actionsOn(spec.name, importKey), spec.name).toEqual([]);
+    }
+    // The export function's grants stay on its own bucket; the import function has none there.
+    expect(actionsOn('import', bucketOf('exports/'))).toEqual([]);
+  });
+
+  it('lets the import function start its worker (SendMessage on its own queue) and read and write the jobs table', () => {
+    const queue = logicalIdOf('AWS::SQS::Queue', (p) => p.QueueName === 'nct04893161-dev-import-worker');
+    expect(actionsOn('import', queue)).toEqual(expect.arrayContaining(['sqs:SendMessage']));
+    expect(actionsOn('import', logicalIdOf('AWS::SQS::Queue', (p) => p.QueueName === 'nct04893161-dev-export-worker'))).toEqual([]);
+    expect(actionsOn('import', tableId('jobs'))).toEqual(expect.arrayContaining([...READ, ...WRITE]));
+    const mapping = Object.values(resourcesOf(synth.template, 'AWS::Lambda::EventSourceMapping')).find((m) =>
+      JSON.stringify(m.Properties.FunctionName).includes(functionLogicalId(synth.template, 'import')),
+    )!;
+    expect(JSON.stringify(mapping.Properties.EventSourceArn)).toContain(queue);
+    expect(mapping.Properties).toMatchObject({ BatchSize: 1, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+  });
+
+  it('has no wildcard action in any IAM policy, and "*" resources only for X-Ray, the export files and the import files', () => {
     // Bulk Data export: the export function's objects are `exports/{job id}/...` with job ids made at kick-off,
-    // so its object grant names exactly that prefix of its own bucket; nothing else may carry a "*".
-    const bucket = logicalIdOf('AWS::S3::Bucket', () => true);
+    // so its object grant names exactly that prefix of its own bucket; nothing else may carry a "*" but
+    // the import function's read of `imports/*` in the hospital's bucket.
+    const bucket = bucketOf('exports/');
     const exportFiles = JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/exports/*']] });
+    const importFiles = JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketOf('imports/'), 'Arn'] }, '/imports/*']] });
     const exportStatements = statementsOf('export').map((s) => JSON.stringify(s));
+    const importStatements = statementsOf('import').map((s) => JSON.stringify(s));
     for (const policy of Object.values(resourcesOf(synth.template, 'AWS::IAM::Policy'))) {
       for (const s of policy.Properties.PolicyDocument.Statement as Statement[]) {
         for (const action of asList(s.Action)) expect(action).not.toContain('*');
         if (!JSON.stringify(s.Resource).includes('*')) continue;
         if (asList(s.Action).every((a) => a.startsWith('xray:'))) {
           expect(s.Resource).toBe('*');
+          continue;
+        }
+        if (JSON.stringify(s.Resource) === importFiles) {
+          expect(importStatements).toContain(JSON.stringify(s));
+          expect(asList(s.Action)).toEqual(['s3:GetObject']);
           continue;
         }
         expect(exportStatements).toContain(JSON.stringify(s));
@@ -338,6 +400,7 @@ describe('StudyStack: API', () => {
       'GET /fhir/metadata',
       'GET /fhir/{proxy+}',
       'POST /fhir',
+      'POST /fhir/$import',
       'POST /fhir/Bundle',
       'POST /fhir/Subscription',
       'POST /fhir/Subscription/{proxy+}',
@@ -388,6 +451,8 @@ describe('StudyStack: API', () => {
     for (const key of ['GET /fhir/$export', 'GET /fhir/Patient/$export', 'GET /fhir/Group/{id}/$export', 'GET /fhir/bulk-status/{id}', 'DELETE /fhir/bulk-status/{id}']) {
       expect(target(key), key).toContain(functionLogicalId(synth.template, 'export'));
     }
+    // Bulk import needs the ingest core and a long-running worker: its own function, never serve or ingest.
+    expect(target('POST /fhir/$import')).toContain(functionLogicalId(synth.template, 'import'));
   });
 
   it('logs access to an encrypted log group and throttles at the stage', () => {
@@ -416,8 +481,8 @@ describe('StudyStack: events and alerts', () => {
   it('gives every queue a DLQ or makes it one, and encrypts them all', () => {
     const consumers = FUNCTIONS.filter((f) => f.trigger.kind === 'study-events');
     const queues = resourcesOf(synth.template, 'AWS::SQS::Queue');
-    // The consumers' queues and DLQs, the export worker queue and its DLQ, the audit function's DLQ.
-    expect(Object.keys(queues)).toHaveLength(consumers.length * 2 + 2 + 1);
+    // The consumers' queues and DLQs, the export and import worker queues and their DLQs, the audit function's DLQ.
+    expect(Object.keys(queues)).toHaveLength(consumers.length * 2 + 2 + 2 + 1);
     const targetOf = (arn: unknown): string => (arn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     const deadLetterQueues = new Set<string>();
     for (const queue of Object.values(queues)) {

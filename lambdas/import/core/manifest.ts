@@ -1,8 +1,6 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
-import { realpathSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { ImportSource } from './source.js';
 
 /**
  * The import kick-off body: the JSON manifest of the SMART Bulk Data Import proposal ("ping and
@@ -17,7 +15,7 @@ export const ImportManifestSchema = z.object({
 });
 export type ImportManifest = z.infer<typeof ImportManifestSchema>;
 
-/** What the import job keeps: each input resolved to a readable file. */
+/** What the import job keeps: each input resolved to a readable file (`path`: a local path or an S3 object key). */
 export const ImportParamsSchema = z.object({
   source: z.string().optional(),
   inputs: z.array(z.object({ type: z.string(), url: z.string(), path: z.string() })),
@@ -25,36 +23,43 @@ export const ImportParamsSchema = z.object({
 export type ImportParams = z.infer<typeof ImportParamsSchema>;
 
 /**
- * Checks a manifest and resolves each input to a file inside the import folder. Locally only `file:`
- * URLs under IMPORT_DIR are read (a link or `..` leading out of it is refused): the layer never reads an
- * arbitrary path or URL a client names.
+ * Checks a manifest's shape (zod; 400 naming the first bad field).
  * @param body - The parsed JSON body.
- * @param importDir - The folder the hospital's exports are dropped in; undefined: import is off (400).
- * @returns The job parameters.
- * @throws OperationOutcomeError 400 for anything else.
+ * @returns The manifest.
+ * @throws OperationOutcomeError 400.
  */
-export function parseImportManifest(body: unknown, importDir: string | undefined): ImportParams {
+export function readImportManifest(body: unknown): ImportManifest {
   const parsed = ImportManifestSchema.safeParse(body);
   if (!parsed.success) {
     const where = parsed.error.issues[0]?.path.join('.') ?? '';
     throw new OperationOutcomeError(badRequest(`Import manifest invalid at ${where || '(body)'}: ${parsed.error.issues[0]?.message ?? ''}`.slice(0, 200), where));
   }
-  if (!importDir) throw new OperationOutcomeError(badRequest('Import is not configured on this server (IMPORT_DIR)'));
-  const root = realpathSync(importDir);
-  const inputs = parsed.data.input.map((input, i) => {
-    let path: string;
-    try {
-      const url = new URL(input.url);
-      if (url.protocol !== 'file:') throw new Error('not a file URL');
-      path = realpathSync(fileURLToPath(url));
-    } catch {
-      throw new OperationOutcomeError(badRequest(`input[${i}].url must be a file: URL of an existing file in the import folder`, `input[${i}].url`));
-    }
-    const rel = relative(root, path);
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-      throw new OperationOutcomeError(badRequest(`input[${i}].url is outside the import folder`, `input[${i}].url`));
-    }
-    return { type: input.type, url: input.url, path };
-  });
-  return { ...(parsed.data.inputSource ? { source: parsed.data.inputSource } : {}), inputs };
+  return parsed.data;
+}
+
+/**
+ * Resolves each input of a checked manifest to a file of the import source: locally `file:` URLs under
+ * IMPORT_DIR, in AWS objects of IMPORT_BUCKET (see the adapters). The layer never reads an arbitrary
+ * path or URL a client names.
+ * @param manifest - The manifest (readImportManifest).
+ * @param source - Where import files are read from; undefined: import is off (400).
+ * @returns The job parameters.
+ * @throws OperationOutcomeError 400 for an input the source refuses.
+ */
+export async function resolveImportInputs(manifest: ImportManifest, source: ImportSource | undefined): Promise<ImportParams> {
+  if (!source) throw new OperationOutcomeError(badRequest('Import is not configured on this server (IMPORT_DIR or IMPORT_BUCKET)'));
+  const inputs: ImportParams['inputs'] = [];
+  // One at a time: a manifest of 1,000 inputs must not open 1,000 requests at once.
+  for (const [i, input] of manifest.input.entries()) inputs.push({ type: input.type, url: input.url, path: await source.resolve(input.url, i) });
+  return { ...(manifest.inputSource ? { source: manifest.inputSource } : {}), inputs };
+}
+
+/**
+ * Checks a manifest and resolves its inputs (readImportManifest, then resolveImportInputs).
+ * @param body - The parsed JSON body.
+ * @param source - Where import files are read from; undefined: import is off (400).
+ * @returns The job parameters.
+ */
+export function parseImportManifest(body: unknown, source: ImportSource | undefined): Promise<ImportParams> {
+  return resolveImportInputs(readImportManifest(body), source);
 }
