@@ -24,6 +24,9 @@ export const ACCESS_RECORD_PATTERN = `{ $.${AUDIT_RECORD_FIELD}.requestId = * }`
 /** API access-log lines of a refusal by the gateway itself (JWT authorizer 401, route scope 403): no function ran. */
 export const GATEWAY_REFUSAL_PATTERN = '{ ($.status = "401" || $.status = "403") && $.integrationLatency = "-" }';
 
+/** Functions outside the API whose log carries access-record lines: the notifier's outbound notifications. */
+const BACKGROUND_AUDITED: ReadonlySet<string> = new Set(['notify']);
+
 /** Properties of {@link StudyAudit}. */
 export interface StudyAuditProps {
   readonly prefix: string;
@@ -68,7 +71,8 @@ export class StudyAudit extends Construct {
 
     const destination = new LambdaDestination(writer.fn);
     for (const deployed of props.functions.values()) {
-      if (deployed.spec.trigger.kind !== 'api') continue;
+      // The notifier is no API function, but each POST it makes to a subscriber is an access too (lambdas/notify/deliver.ts).
+      if (deployed.spec.trigger.kind !== 'api' && !BACKGROUND_AUDITED.has(deployed.spec.name)) continue;
       this.subscriptions.push(
         new SubscriptionFilter(this, `${deployed.spec.name}AccessRecords`, {
           logGroup: deployed.logGroup,

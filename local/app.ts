@@ -80,6 +80,8 @@ export interface LocalOptions {
   readonly port: number;
   /** Keep dynalite's data in DATA_DIR (default) or in memory (tests). */
   readonly persist?: boolean;
+  /** A DynamoDB API already running (a dynalite in another process: memory tests); none is started then. */
+  readonly dynamoEndpoint?: string;
   readonly env?: Record<string, string | undefined>;
   readonly consumers?: readonly LocalConsumer[];
   readonly logger?: Logger;
@@ -113,7 +115,9 @@ class InProcessEvents implements EventsPort {
  */
 export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   mkdirSync(options.dataDir, { recursive: true });
-  const dynamo = await startDynalite(options.persist === false ? undefined : join(options.dataDir, 'dynamodb'));
+  const dynamo = options.dynamoEndpoint
+    ? { endpoint: options.dynamoEndpoint, close: () => Promise.resolve() }
+    : await startDynalite(options.persist === false ? undefined : join(options.dataDir, 'dynamodb'));
   const names = tableNames('local');
   const config: Config = loadConfig({
     ...options.env,
@@ -141,7 +145,10 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   const webhookIsSubscription = config.ALERT_WEBHOOK_FORMAT === 'fhir-subscription';
   const alerts = new LocalAlerts(logger, webhookIsSubscription ? undefined : config.ALERT_WEBHOOK_URL, () => config.APP_BASE_URL ?? `http://127.0.0.1:${(server.address() as AddressInfo | null)?.port ?? 0}/app`);
   const ledger = new DynamoSubscriptionLedger({ client: doc, tableName: names.subscriptions });
-  const runtime = createRuntime({ config, store, identity, events, alerts, logger, ledger });
+  // Every access under /fhir leaves one AuditEvent, recorded at the edge after the answer has left (in AWS the
+  // API functions' middleware does it), and so does each notification POST; an in-process queue commits them.
+  const auditQueue = new LocalAuditQueue(store, logger);
+  const runtime = createRuntime({ config, store, identity, events, alerts, logger, ledger, audit: auditQueue });
   consumers.push(...(options.consumers ?? runtime.consumers()));
   // The source-identifier key lives beside the data, not in it: DATA_DIR/source-key, mode 0600, created on first use.
   const sourceKey = fileKeyProvider(config.SOURCE_KEY_FILE ?? join(options.dataDir, 'source-key'));
@@ -163,9 +170,6 @@ export async function startLocal(options: LocalOptions): Promise<LocalApp> {
   }, logger);
   const importApi = createImportHandler(() => ({ jobs, queue: importQueue, logger, now: () => new Date(), ...(config.IMPORT_DIR ? { importDir: config.IMPORT_DIR } : {}) }), logger);
   const verify = localVerifyOptions(options.dataDir);
-  // Every access under /fhir leaves one AuditEvent, recorded here at the edge after the answer has left
-  // (in AWS the API functions' middleware does it); committed by an in-process queue (lambdas/commons/audit/).
-  const auditQueue = new LocalAuditQueue(store, logger);
   const auditEdge = httpAuditEdge({
     queue: auditQueue,
     logger,

@@ -8,7 +8,8 @@ import { resolveAppDir } from './static-app.js';
 // `npm start`: the layer on this machine, on its embedded defaults.
 const dataDir = resolveDataDir();
 const port = Number(process.env.PORT ?? 8080);
-const app = await startLocal({ dataDir, port, env: process.env });
+// DYNAMODB_ENDPOINT: a DynamoDB the layer does not start itself (DynamoDB Local, another dynalite); default its own dynalite.
+const app = await startLocal({ dataDir, port, env: process.env, ...(process.env.DYNAMODB_ENDPOINT ? { dynamoEndpoint: process.env.DYNAMODB_ENDPOINT } : {}) });
 console.log(`FHIR API:  ${app.baseUrl}`);
 console.log(`Data:      ${dataDir}`);
 console.log(`Token:     TOKEN=$(npm run --silent token -- "system/*.cruds")`);

@@ -20,6 +20,7 @@ import type { IdentityStore, StudyDataChanged, StudyStore } from './store/port.j
 import type { DeliveryDeps } from '../notify/deliver.js';
 import { notifyEvent } from '../notify/notify-event.js';
 import { notifyDeps } from '../notify/root.js';
+import type { AuditPort } from './audit/port.js';
 import type { SubscriptionLedger } from '../subscriptions/ledger/port.js';
 import { subscriptionsDeps } from '../subscriptions/root.js';
 import type { SubscriptionsDeps } from '../subscriptions/subscription-request.js';
@@ -41,6 +42,11 @@ export interface Adapters {
   readonly logger: Logger;
   /** The subscriptions' ledger (its own table); without it there are no subscriptions and no notifier. */
   readonly ledger?: SubscriptionLedger;
+  /**
+   * Where work no API request carries (the notifier's POSTs) records its accesses: the local server's
+   * in-process audit queue; absent, the access-record log line a Lambda's log group hands to the audit function.
+   */
+  readonly audit?: AuditPort;
 }
 
 /** Ports of every function, built from one set of adapters and the study's conformance resources. */

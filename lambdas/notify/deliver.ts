@@ -1,12 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { randomUUID } from 'node:crypto';
 import type { Resource, Subscription } from '@medplum/fhirtypes';
+import { recordAccess } from '../commons/audit/middleware.js';
+import type { AuditPort } from '../commons/audit/port.js';
 import type { StoredResource, StudyStore } from '../commons/store/port.js';
 import { notificationBundle, type NotificationEvent, type StatusFacts } from '../subscriptions/core/notification.js';
 import { specOf, type SubscriptionSpec } from '../subscriptions/core/subscription.js';
 import type { Topic } from '../subscriptions/core/topics.js';
 import type { SubscriptionLedger } from '../subscriptions/ledger/port.js';
-import type { RestHook } from './rest-hook.js';
+import { notificationRecordOf } from './attempt-record.js';
+import type { PostOutcome, RestHook } from './rest-hook.js';
 
 /** What delivering notifications reads and writes through. */
 export interface DeliveryDeps {
@@ -20,6 +23,8 @@ export interface DeliveryDeps {
   readonly retryBaseMs: number;
   /** Names this process's leases. */
   readonly holder: string;
+  /** Where each POST's audit record goes (issue 17): a queue or a log line, never a store commit on the way. */
+  readonly audit: AuditPort;
 }
 
 /** A subscription with what the notifier reads from it. */
@@ -140,7 +145,7 @@ async function deliverUnderLease(id: string, deps: DeliveryDeps): Promise<{ deli
     for (const event of pending) {
       const facts: StatusFacts = { subscriptionId: id, status: 'active', topic: spec.topic, type: 'event-notification', eventsSinceStart: total, events: [event], base: state.base, content: spec.content };
       const resources = spec.content === 'full-resource' ? await focusResources(deps.store, [event]) : new Map<string, Resource>();
-      const outcome = await deps.post(spec.endpoint, spec.headers, notificationBundle(facts, resources, deps.now()), spec.timeout);
+      const outcome = await send(spec, facts, resources, failures + 1, deps);
       const at = deps.now();
       if (!outcome.ok) {
         failures++;
@@ -159,6 +164,28 @@ async function deliverUnderLease(id: string, deps: DeliveryDeps): Promise<{ deli
       }
     }
   }
+}
+
+/**
+ * POSTs one notification Bundle and records the attempt in the audit trail, whatever its outcome: one
+ * record per POST (issue 17, BALP disclosure; lambdas/commons/audit/notification-balp.ts). The record
+ * is handed to the audit port right after the answer, before the ledger is touched, so a failure
+ * afterwards cannot lose it; the port only enqueues (locally) or writes a log line (AWS), and a port
+ * that refuses leaves the record in the function's log (recordAccess), where the audit function finds it too.
+ * @param spec - The subscription (endpoint, headers, timeout).
+ * @param facts - What the Bundle's status says.
+ * @param resources - Focus resources to send (full-resource).
+ * @param attempt - 1 after a success, then one more per consecutive failure.
+ * @param deps - Ports.
+ * @returns The POST's outcome.
+ */
+async function send(spec: SubscriptionSpec, facts: StatusFacts, resources: ReadonlyMap<string, Resource>, attempt: number, deps: DeliveryDeps): Promise<PostOutcome> {
+  const startedAt = deps.now();
+  const bundle = notificationBundle(facts, resources, startedAt);
+  const outcome = await deps.post(spec.endpoint, spec.headers, bundle, spec.timeout);
+  const record = notificationRecordOf({ facts, endpoint: spec.endpoint, attempt, startedAt, endedAt: deps.now(), bundle, resources, outcome });
+  await recordAccess(record, 'POST', [deps.audit], deps.logger);
+  return outcome;
 }
 
 /**
@@ -201,7 +228,7 @@ export async function sendStatusOnly(live: LiveSubscription, type: 'handshake' |
       base: state.base,
       content: live.spec.content,
     };
-    const outcome = await deps.post(live.spec.endpoint, live.spec.headers, notificationBundle(facts, new Map(), deps.now()), live.spec.timeout);
+    const outcome = await send(live.spec, facts, new Map(), state.failures + 1, deps);
     const at = deps.now();
     if (outcome.ok) {
       await deps.ledger.delivered(id, undefined, at.toISOString());

@@ -1,7 +1,10 @@
 import type { Bundle } from '@medplum/fhirtypes';
 
 /** The outcome of one POST of a notification. */
-export type PostOutcome = { readonly ok: true; readonly status: number } | { readonly ok: false; readonly error: string };
+export type PostOutcome =
+  | { readonly ok: true; readonly status: number }
+  /** `status`: the receiver's answer when there was one; `noAnswer`: why there was none (for the audit trail). */
+  | { readonly ok: false; readonly error: string; readonly status?: number; readonly noAnswer?: 'timeout' | 'network' };
 
 /** Sends one notification Bundle to a rest-hook endpoint. */
 export type RestHook = (endpoint: string, headers: readonly string[], bundle: Bundle, timeoutSeconds: number) => Promise<PostOutcome>;
@@ -33,8 +36,9 @@ export const postNotification: RestHook = async (endpoint, headers, bundle, time
     });
     // The body is the receiver's; read and drop it so the connection is reused.
     await res.arrayBuffer().catch(() => undefined);
-    return res.status >= 200 && res.status < 300 ? { ok: true, status: res.status } : { ok: false, error: `HTTP ${res.status}` };
+    return res.status >= 200 && res.status < 300 ? { ok: true, status: res.status } : { ok: false, error: `HTTP ${res.status}`, status: res.status };
   } catch (err) {
-    return { ok: false, error: (err as Error)?.name ?? 'Error' };
+    const name = (err as Error)?.name ?? 'Error';
+    return { ok: false, error: name, noAnswer: name === 'TimeoutError' ? 'timeout' : 'network' };
   }
 };

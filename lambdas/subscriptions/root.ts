@@ -11,6 +11,6 @@ import type { SubscriptionsDeps } from './subscription-request.js';
  * @param adapters - Config, store, logger, the ledger, and optionally another sender (tests).
  * @returns The function's ports.
  */
-export function subscriptionsDeps(adapters: Pick<Adapters, 'config' | 'store' | 'logger'> & { readonly ledger: SubscriptionLedger; readonly post?: RestHook }): SubscriptionsDeps {
+export function subscriptionsDeps(adapters: Pick<Adapters, 'config' | 'store' | 'logger' | 'audit'> & { readonly ledger: SubscriptionLedger; readonly post?: RestHook }): SubscriptionsDeps {
   return { ...notifyDeps(adapters), allowLoopbackHttp: adapters.config.SUBSCRIPTION_ALLOW_LOOPBACK_HTTP === 'true' };
 }

@@ -17,12 +17,16 @@ import type { StoredResource, StudyStore } from '../../lambdas/commons/store/por
 import { main as exportMain } from '../../scripts/export.js';
 import { bulkExport, cancel, kickOff, poll, type BulkClientOptions } from '../support/bulk-client.js';
 import { startTestApp, type TestApp } from '../support/local-app.js';
+import { startDynaliteProcess, type DynaliteProcess } from '../support/dynalite-process.js';
+import { seedStore } from '../support/seed-store.js';
 
 const STRESS = process.env.STRESS === '1';
 /**
  * Patients seeded; every third enrolled (a ResearchSubject on study), every sixth from the second a
  * candidate. The 1,000 case keeps `npm test` short (dynalite commits and reads a few hundred
- * resources a second on a shared machine); STRESS=1 runs 10,000 patients with 4 Observations each.
+ * resources a second on a shared machine); STRESS=1 (`npm run test:stress:bulk`) runs only the
+ * memory case, over 10,000 patients with 4 Observations each (55,001 resources, about 55 MiB of
+ * NDJSON): the behaviour cases run at 1,000 in `npm test` and would only take longer at 10,000.
  */
 const PATIENTS = STRESS ? 10_000 : 1_000;
 const OBSERVATIONS_PER_PATIENT = STRESS ? 4 : 1;
@@ -31,6 +35,7 @@ const SCREENED = 'nct04893161-eligibility';
 const LOINC = 'http://loinc.org';
 
 let app: TestApp;
+let dynamo: DynaliteProcess;
 let store: StudyStore;
 let client: BulkClientOptions;
 let seededAt = '';
@@ -84,26 +89,23 @@ const patientOf = (r: Record<string, unknown>): string | undefined =>
   r.resourceType === 'Patient' ? (r.id as string) : ((r.subject ?? r.individual) as { reference?: string } | undefined)?.reference?.replace('Patient/', '');
 
 beforeAll(async () => {
-  app = await startTestApp({ consumers: [] });
+  // dynalite in a child process: what the memory cases measure is the layer's heap, not dynalite's data.
+  dynamo = await startDynaliteProcess();
+  app = await startTestApp({ consumers: [], dynamoEndpoint: dynamo.endpoint });
   store = app.runtime.serve().store;
-  // Seeded through the store port in chunks, as the ingest commits them (no mapping: the export reads what is stored).
-  const chunk: (Resource & { id: string })[] = [];
-  for (let i = 0; i < PATIENTS; i++) {
-    chunk.push(...patientRecord(i));
-    if (chunk.length >= 600 || i === PATIENTS - 1) {
-      const results = await store.commit(chunk.splice(0), { atomic: true });
-      expect(results.every((r) => r.status !== 'error')).toBe(true);
-    }
-  }
+  // Seeded through the store port in batched commits of ~1,000 resources, a few in flight, as the ingest commits them (no mapping: the export reads what is stored).
+  const seed = await seedStore(store, { count: PATIENTS, record: patientRecord }, { chunk: 1000, concurrency: 3 });
+  console.log(`seeded ${PATIENTS} patients: ${seed.resources} resources in ${seed.commits} commits, ${seed.seconds.toFixed(1)} s`);
   seededAt = new Date().toISOString();
   client = { baseUrl: app.baseUrl, token: await app.token('system/*.rs'), maxPollWaitMs: 200 };
 }, 1_800_000);
 
 afterAll(async () => {
   await app?.close();
+  await dynamo?.stop();
 }, 600_000);
 
-describe('Bulk Data export, IG-conformant client', () => {
+describe.skipIf(STRESS)('Bulk Data export, IG-conformant client', () => {
   it('exports the enrolled subjects Group: every file valid R4, exactly the store content of the members, in bounded memory (IG Group export)', async () => {
     // Act, with a forced GC every 2 s: what is measured is what the export keeps alive, not garbage not yet collected.
     const memory = sampleMemory(2000);
@@ -143,7 +145,7 @@ describe('Bulk Data export, IG-conformant client', () => {
     // Assess
     expect(since.files.flatMap((f) => f.resources).map((r) => r.id)).toEqual([changed.id]);
     const ids = filtered.files.flatMap((f) => f.resources).map((r) => r.id).sort();
-    expect(ids).toEqual(STRESS ? ['O-P-00002-0', 'O-P-00002-2'] : ['O-P-00002-0']);
+    expect(ids).toEqual(['O-P-00002-0']);
   }, 300_000);
 
   it('refuses what it does not support (400), a type the token cannot read (403), and hides jobs of other clients (404)', async () => {
@@ -186,7 +188,7 @@ describe('Bulk Data export, IG-conformant client', () => {
   }, 300_000);
 });
 
-describe('Bulk Data export, the project client (npm run export)', () => {
+describe.skipIf(STRESS)('Bulk Data export, the project client (npm run export)', () => {
   it('writes the analysis dataset (_outputFormat=text/csv) and the NDJSON of the enrolled subjects', async () => {
     // Act
     const out = mkdtempSync(join(tmpdir(), 'bulk-export-'));
@@ -209,28 +211,39 @@ describe('Bulk Data export, the project client (npm run export)', () => {
 });
 
 describe.runIf(STRESS)('Bulk Data export, memory at scale (STRESS=1)', () => {
-  it(`exports ${PATIENTS} patients in bounded memory: the retained heap grows far less than the data exported`, async () => {
-    // Act
+  it(`exports ${PATIENTS} patients in bounded memory: the retained heap grows far less than the data exported (IG Group export, one page at a time)`, async () => {
+    // Act, with a forced GC every 2 s: the retained heap is what the export keeps alive.
     const memory = sampleMemory(2000);
     const started = performance.now();
     const status = await kickOff(client, `Group/${SCREENED}/$export`);
     const { manifest } = await poll({ ...client, timeoutMs: 3_000_000 }, status);
     const seconds = (performance.now() - started) / 1000;
-    const { peakHeap, peakRss } = memory.stop();
-    // Assess: the files on disk are the data size.
+    const { peakHeap, peakRss, endHeap, baseRss } = memory.stop();
+    // Assess: the files on disk are the data size; each holds the lines its manifest entry counts.
     const dir = join(app.dataDir, 'exports', status.split('/').at(-1)!);
-    const bytes = readdirSync(dir).reduce((sum, f) => sum + readFileSync(join(dir, f)).length, 0);
+    let bytes = 0;
+    for (const file of manifest.output) {
+      const text = readFileSync(join(dir, file.url.split('/').at(-1)!), 'utf8');
+      bytes += Buffer.byteLength(text);
+      expect(text.split('\n').length - 1, file.url).toBe(file.count);
+    }
     const resources = manifest.output.reduce((sum, f) => sum + (f.count ?? 0), 0);
-    console.log(`bulk export: ${PATIENTS} patients, ${resources} resources, ${(bytes / 2 ** 20).toFixed(1)} MiB in ${manifest.output.length} files, ${seconds.toFixed(1)} s; peak retained heap growth ${(peakHeap / 2 ** 20).toFixed(1)} MiB, RSS growth ${(peakRss / 2 ** 20).toFixed(1)} MiB`);
+    const mib = (n: number): string => (n / 2 ** 20).toFixed(1);
+    console.log(
+      `bulk export: ${PATIENTS} patients, ${resources} resources, ${mib(bytes)} MiB in ${manifest.output.length} files, ${seconds.toFixed(1)} s; ` +
+        `retained heap growth peak ${mib(peakHeap)} MiB, after ${mib(endHeap)} MiB; RSS ${mib(baseRss)} MiB before, growth peak ${mib(peakRss)} MiB`,
+    );
     const researchSubjects = Array.from({ length: PATIENTS }, (_, i) => i).filter((i) => i % 3 === 0 || i % 6 === 1).length;
     expect(resources).toBe(PATIENTS * (1 + OBSERVATIONS_PER_PATIENT) + researchSubjects);
+    // One store page (1,000 resources) and its NDJSON are held, never the export: measured about 8 MiB for 55 MiB exported.
     expect(peakHeap).toBeLessThan(bytes / 4);
+    expect(endHeap).toBeLessThan(bytes / 8);
     await cancel(client, status);
   }, 3_600_000);
 });
 
 /** Samples the retained heap (after a forced GC) and the RSS above their values now. */
-function sampleMemory(everyMs: number): { stop(): { peakHeap: number; peakRss: number } } {
+function sampleMemory(everyMs: number): { stop(): { peakHeap: number; peakRss: number; endHeap: number; baseRss: number } } {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   gc();
@@ -249,7 +262,7 @@ function sampleMemory(everyMs: number): { stop(): { peakHeap: number; peakRss: n
     stop() {
       clearInterval(timer);
       sample();
-      return { peakHeap, peakRss };
+      return { peakHeap, peakRss, endHeap: process.memoryUsage().heapUsed - baseHeap, baseRss };
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { notificationAccessSchema, type NotificationAccess } from './notification-record.js';
 
 /** A FHIR id, as the API's paths and references carry them. */
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -10,7 +11,7 @@ const STUDY_REF = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-
  * built from. Everything in it is already redacted (see redact.ts): no hospital identifier, name or
  * free text of a query reaches the queue, only pseudonyms and study ids.
  */
-export const accessRecordSchema = z.object({
+export const apiAccessSchema = z.object({
   /** The request id (API Gateway's, or the local server's): the AuditEvent's id derives from it, so a redelivery writes nothing new. */
   requestId: z.string().min(1).max(128),
   /** When the answer was written (ISO 8601 instant). */
@@ -39,5 +40,18 @@ export const accessRecordSchema = z.object({
   patients: z.array(z.string().regex(FHIR_ID)).max(1000).default([]),
 });
 
-/** One API access; see {@link accessRecordSchema}. */
-export type AccessRecord = z.infer<typeof accessRecordSchema>;
+/** One API access; see {@link apiAccessSchema}. */
+export type ApiAccess = z.infer<typeof apiAccessSchema>;
+
+/**
+ * What the audit queue carries: an API access, or an outbound subscription notification attempt
+ * (notification-record.ts, `kind: 'notification'`). One schema for both, so the same log line
+ * (log-audit.ts) and the same writer (write.ts, the audit function) take either.
+ */
+export const accessRecordSchema = z.union([notificationAccessSchema, apiAccessSchema]);
+
+/**
+ * One audited access; see {@link accessRecordSchema}. A notification has none of the API-only fields
+ * (method, path, token claims...): typed as absent, so code that reads them off any record still compiles.
+ */
+export type AccessRecord = ApiAccess | (NotificationAccess & { readonly [K in Exclude<keyof ApiAccess, keyof NotificationAccess>]?: undefined });

@@ -2,6 +2,8 @@ import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from '@med
 import { deterministicId } from '../ids.js';
 import type { AccessRecord } from './access-record.js';
 import { classify, type Classified } from './classify.js';
+import { notificationAuditEventOf } from './notification-balp.js';
+import { AUDIT_SOURCE_NAME } from './source.js';
 
 /*
  * IHE Basic Audit Log Patterns (BALP 1.1) AuditEvents, as the server (the "Destination Role ID")
@@ -23,8 +25,8 @@ const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 const BALP_ENTITY_TYPE = 'https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType';
 const SOURCE_TYPE = 'http://terminology.hl7.org/CodeSystem/security-source-type';
 
-/** The observer and server agent: this layer. */
-export const AUDIT_SOURCE_NAME = 'belimumab-sle FHIR API';
+/** The observer and server agent: this layer (source.ts, shared with notification-balp.ts). */
+export { AUDIT_SOURCE_NAME };
 
 /** FHIR R4 AuditEvent.outcome: 0 success, 4 minor failure, 8 serious failure, 12 major failure. */
 export type AuditOutcome = '0' | '4' | '8' | '12';
@@ -64,8 +66,8 @@ function profileOf(what: Classified, withPatient: boolean): string | undefined {
 const coding = (system: string, code: string, display: string): Coding => ({ system, code, display });
 
 /**
- * The AuditEvent of one access. Pure: the same record gives the same AuditEvent, id included, so a
- * record delivered twice writes nothing new.
+ * The AuditEvent of one access (an outbound notification: see notification-balp.ts). Pure: the
+ * same record gives the same AuditEvent, id included, so a record delivered twice writes nothing new.
  *
  * Entities, in this order: on a success, what was accessed (the resource the path names, or each
  * resource written) first, then the request (BALP's transaction entity: the request id; and the
@@ -75,6 +77,8 @@ const coding = (system: string, code: string, display: string): Coding => ({ sys
  * @returns The AuditEvent.
  */
 export function auditEventOf(record: AccessRecord): AuditEvent & { id: string } {
+  // An outbound subscription notification: BALP's disclosure pattern (notification-balp.ts).
+  if ('kind' in record) return notificationAuditEventOf(record);
   const what = classify(record.method, record.path, record.bundleType);
   const outcome = outcomeOfStatus(record.status);
   const succeeded = outcome === '0';

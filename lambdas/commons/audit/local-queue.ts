@@ -21,7 +21,8 @@ const GATHER_MS = 50;
  * AuditEvents, so a reader sees every access answered before its own, and on close).
  *
  * Held in memory: a crash of the local process loses what was not yet flushed (a few ms of
- * accesses). The local run is a development tool; in AWS the queue is EventBridge and SQS.
+ * accesses). The local run is a development tool; in AWS each function writes an access-record log line that a
+ * subscription filter hands to the audit function (infra/audit.ts).
  */
 export class LocalAuditQueue implements AuditPort {
   private pending: AccessRecord[] = [];
@@ -32,7 +33,8 @@ export class LocalAuditQueue implements AuditPort {
   constructor(
     private readonly store: StudyStore,
     private readonly logger: Logger,
-  ) {}
+  ) {
+  }
 
   record(record: AccessRecord): Promise<void> {
     this.pending.push(record);
