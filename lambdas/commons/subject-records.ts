@@ -27,15 +27,24 @@ export async function loadSubjectRecords(store: StudyStore, patient: string, typ
   return pages.flat();
 }
 
-async function allPages(store: StudyStore, resourceType: ResourceType, patient: string): Promise<StoredResource[]> {
+async function allPages(store: StudyStore, resourceType: ResourceType, patient?: string): Promise<StoredResource[]> {
   const out: StoredResource[] = [];
   let cursor: string | undefined;
   do {
-    const page = await store.search({ resourceType, patient, count: PAGE, ...(cursor ? { cursor } : {}) });
+    const page = await store.search({ resourceType, ...(patient ? { patient } : {}), count: PAGE, ...(cursor ? { cursor } : {}) });
     out.push(...page.resources);
     cursor = page.next;
   } while (cursor);
   return out;
+}
+
+/**
+ * Every Patient id in the store, page by page (the cohort of the model fit, the analysis dataset).
+ * @param store - The study store.
+ * @returns The pseudonyms, sorted.
+ */
+export async function allPatientIds(store: StudyStore): Promise<string[]> {
+  return (await allPages(store, 'Patient')).map((r) => r.id).sort();
 }
 
 /**

@@ -40,19 +40,3 @@ export async function exportScope(params: ExportParams, store: StudyStore): Prom
   } while (cursor);
   return { includes: (r) => members.has(indexFacts(r).patient ?? ''), members: [...members].sort() };
 }
-
-/**
- * Every Patient id of the store (the analysis dataset of a Patient-level export).
- * @param store - The store.
- * @returns Sorted pseudonyms.
- */
-export async function allPatients(store: StudyStore): Promise<string[]> {
-  const ids: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.search({ resourceType: 'Patient', count: 1000, ...(cursor ? { cursor } : {}) });
-    ids.push(...page.resources.map((r) => r.id));
-    cursor = page.next;
-  } while (cursor);
-  return ids.sort();
-}

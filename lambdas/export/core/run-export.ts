@@ -4,11 +4,11 @@ import type { JobFiles } from '../../commons/jobs/files.js';
 import type { Job, JobFile } from '../../commons/jobs/job.js';
 import { JobCancelledError, type JobStore } from '../../commons/jobs/port.js';
 import type { StoreQuery, StudyStore } from '../../commons/store/port.js';
-import { loadSubjectRecords } from '../../commons/subject-records.js';
+import { allPatientIds, loadSubjectRecords } from '../../commons/subject-records.js';
 import { readCohort } from '../../predict/core/cohort.js';
 import { analysisDataset, dataDictionary, datasetCsv } from '../../predict/core/dataset.js';
 import type { PredictionModel } from '../../predict/core/model-spec.js';
-import { allPatients, exportScope } from './members.js';
+import { exportScope } from './members.js';
 import { ExportParamsSchema, filterQuery, type ExportParams } from './params.js';
 
 /** The analysis dataset's files (the names of today's `npm run export`). */
@@ -140,7 +140,7 @@ async function writeDataset(job: Job, params: ExportParams, deps: ExportWorkerDe
   if (!deps.model) throw new Error('No active prediction model for the analysis dataset');
   const model = deps.model;
   const scope = await exportScope(params, deps.store);
-  const subjects = scope.members ?? (await allPatients(deps.store));
+  const subjects = scope.members ?? (await allPatientIds(deps.store));
   const cohort = await readCohort(
     { subjects: () => Promise.resolve([...subjects]), records: (s) => loadSubjectRecords(deps.store, s) },
     model,

@@ -6,7 +6,7 @@
 import type { Bundle, Observation, Resource, ResourceType } from '@medplum/fhirtypes';
 import { resolveSystem, studyUrls, visitCodeOf } from '../../derive/core/fhir-access.js';
 import type { StudyStore } from '../../commons/store/port.js';
-import { loadSubjectRecords } from '../../commons/subject-records.js';
+import { allPatientIds, loadSubjectRecords } from '../../commons/subject-records.js';
 import { SUBJECT_TYPES } from '../../commons/study-types.js';
 import { assembleFeatures, type FeatureAssembly } from './features.js';
 import type { PredictionModel } from './model-spec.js';
@@ -29,16 +29,7 @@ export interface CohortSource {
  */
 export function storeCohortSource(store: StudyStore): CohortSource {
   return {
-    async subjects() {
-      const ids: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await store.search({ resourceType: 'Patient', count: 1000, ...(cursor ? { cursor } : {}) });
-        ids.push(...page.resources.map((r) => r.id));
-        cursor = page.next;
-      } while (cursor);
-      return ids.sort();
-    },
+    subjects: () => allPatientIds(store),
     records: (subject) => loadSubjectRecords(store, subject),
   };
 }
